@@ -1,0 +1,76 @@
+"""The one module that knows which Keras backend runs, what devices it has, and how to make it fast.
+
+Everything else in bwcolor is backend-agnostic ``keras.ops`` code.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def select_default_backend():
+    """Default to JAX when the user has not chosen a Keras backend and Keras is not imported yet."""
+    import sys
+
+    if "keras" not in sys.modules:
+        os.environ.setdefault("KERAS_BACKEND", "jax")
+
+
+def name():
+    import keras
+
+    return keras.backend.backend()
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "bwcolor"
+
+
+def enable_compilation_cache(path=None):
+    """Turn on JAX's persistent compilation cache, so a second run skips XLA compiles.
+
+    Does nothing on other backends, or when ``BWCOLOR_NO_COMPILATION_CACHE`` is set.
+    Returns the cache folder used, or None.
+    """
+    if name() != "jax" or os.environ.get("BWCOLOR_NO_COMPILATION_CACHE"):
+        return None
+    import jax
+
+    path = Path(path) if path is not None else cache_dir() / "jax"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None  # a read-only home must not stop colorizing
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    # Cache even small, fast compiles: on a 2-core CPU every one of them is felt.
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return path
+
+
+def devices():
+    """Describe the accelerator devices the current backend sees, as strings."""
+    backend = name()
+    if backend == "jax":
+        import jax
+
+        return [f"{d.platform}:{d.id} ({d.device_kind})" for d in jax.devices()]
+    if backend == "torch":
+        import torch
+
+        found = ["cpu"]
+        if torch.cuda.is_available():
+            found += [f"cuda:{i} ({torch.cuda.get_device_name(i)})" for i in range(torch.cuda.device_count())]
+        return found
+    return ["cpu"]
+
+
+def device_count():
+    if name() == "jax":
+        import jax
+
+        return jax.device_count()
+    return 1
+

@@ -1,0 +1,169 @@
+"""Architectures: functional ``keras.Model`` s from L ``(H, W, 1)`` to ab or ab-bin logits.
+
+>>> from bwcolor import architectures
+>>> architectures.available()
+['default', 'unet', 'wallner_alpha', 'wallner_beta', 'wallner_full']
+>>> model = architectures.get("default", head="regression", widths=(8, 8), blocks=(1, 1))
+>>> architectures.output_stride(model)
+4
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+
+from bwcolor.architectures.default import default
+from bwcolor.architectures.layers import GrayToRGB, TileToGrid
+from bwcolor.architectures.unet import unet
+from bwcolor.architectures.wallner import wallner_alpha, wallner_beta, wallner_full
+
+__all__ = [
+    "GrayToRGB",
+    "TileToGrid",
+    "available",
+    "flops",
+    "get",
+    "input_multiple",
+    "output_stride",
+    "receptive_field",
+]
+
+_REGISTRY = {
+    "default": default,
+    "unet": unet,
+    "wallner_alpha": wallner_alpha,
+    "wallner_beta": wallner_beta,
+    "wallner_full": wallner_full,
+}
+
+
+def available():
+    """Names accepted by :func:`get`, sorted."""
+    return sorted(_REGISTRY)
+
+
+def get(name, **config):
+    """Build architecture ``name`` with keyword ``config`` (``head``, ``num_bins``, widths...).
+
+    Raises
+    ------
+    ValueError
+        For an unknown name or an unknown config key, naming both.
+    """
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown architecture. Received: name={name!r}; available: {available()}")
+    builder = _REGISTRY[name]
+    import inspect
+
+    accepted = set(inspect.signature(builder).parameters) - {"name"}
+    unknown = set(config) - accepted
+    if unknown:
+        raise ValueError(f"unknown config for architecture {name!r}. Received: {sorted(unknown)}; "
+                         f"accepted: {sorted(accepted)}")
+    return builder(**config)
+
+
+def _conv_like(layer):
+    return isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose,
+                              keras.layers.DepthwiseConv2D))
+
+
+def _spatial_stride(model, probe=64):
+    shape = model.compute_output_spec(keras.KerasTensor((1, probe, probe, 1))).shape
+    return probe / shape[1]
+
+
+def output_stride(model):
+    """Input size over output size: 1 for full-resolution heads, 4 for ``default``."""
+    return int(round(_spatial_stride(model, probe=64 * input_multiple(model))))
+
+
+def input_multiple(model):
+    """The smallest power of two that input H and W must be divisible by.
+
+    Found by shape inference (no compute): the first m for which inputs of 3m and 5m pixels give
+    outputs of exactly that size over the output stride. Branches that end in global pooling
+    accept any size and so do not count.
+    """
+    for m in (1, 2, 4, 8, 16, 32, 64, 128):
+        try:
+            sizes = [model.compute_output_spec(keras.KerasTensor((1, 3 * m, 5 * m, 1))).shape[1:3]]
+        except Exception:  # mismatched skip shapes: m is too small
+            continue
+        stride = (3 * m) / sizes[0][0]
+        if stride == int(stride) and sizes[0][1] * stride == 5 * m:
+            return m
+    raise ValueError(f"could not find the input size multiple of model {model.name!r}")
+
+
+def flops(model, image_size=256):
+    """Forward multiply-adds x 2 of the convolution/dense layers for one image_size^2 image.
+
+    Training costs about 3x this (forward + two backward products). Nested models (a
+    pretrained backbone) are counted at their own fixed input size.
+    """
+    counted = [l for l in model.layers if _conv_like(l) or isinstance(l, keras.layers.Dense)]
+    nested = [l for l in model.layers if isinstance(l, keras.Model)]
+    total = sum(flops(m, m.input_shape[1]) for m in nested)
+    if not counted:
+        return total
+    probe = keras.Model(model.inputs, [l.output for l in counted])
+    specs = probe.compute_output_spec(keras.KerasTensor((1, image_size, image_size, 1)))
+    specs = specs if isinstance(specs, (list, tuple)) else [specs]
+    for layer, spec in zip(counted, specs):
+        out_elems = math.prod(spec.shape[1:])
+        if isinstance(layer, keras.layers.Dense):
+            total += 2 * out_elems * layer.kernel.shape[0]
+        elif isinstance(layer, keras.layers.DepthwiseConv2D):
+            total += 2 * out_elems * math.prod(layer.kernel_size)
+        else:  # Conv2D and Conv2DTranspose: every output sums k*k*Cin products
+            cin = layer.kernel.shape[2] if isinstance(layer, keras.layers.Conv2D) else layer.kernel.shape[3]
+            k = math.prod(layer.kernel_size)
+            if isinstance(layer, keras.layers.Conv2DTranspose):
+                k = k / math.prod(layer.strides)
+            total += 2 * out_elems * k * cin
+    return int(total)
+
+
+def receptive_field(model):
+    """Receptive field, in input pixels, of one output pixel (``math.inf`` with global pooling).
+
+    Computed analytically along the functional graph: a k x k conv with dilation d adds
+    (k - 1) * d * jump, where jump is the input-pixel distance between neighbouring features;
+    merges take the largest field of their inputs.
+    """
+    fields = _walk(model)
+    return max(fields[id(t)][0] for t in model.outputs)
+
+
+def _walk(model):
+    """(receptive field, jump) of every tensor of a functional model, keyed by id."""
+    fields = {}
+    for tensor in model.inputs:
+        fields[id(tensor)] = (1.0, 1.0)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        ins = layer.input if isinstance(layer.input, (list, tuple)) else [layer.input]
+        known = [fields.get(id(t), (1.0, 1.0)) for t in ins]
+        rf = max(f for f, _ in known)
+        jump = min(j for _, j in known)
+        if isinstance(layer, keras.Model) or isinstance(
+                layer, (keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D,
+                        keras.layers.Flatten, keras.layers.Resizing)):
+            rf = math.inf
+        elif isinstance(layer, keras.layers.Conv2DTranspose):
+            jump /= layer.strides[0]
+            rf += (layer.kernel_size[0] - 1) * jump
+        elif isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)):
+            rf += (layer.kernel_size[0] - 1) * layer.dilation_rate[0] * jump
+            jump *= layer.strides[0]
+        elif isinstance(layer, (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)):
+            rf += (layer.pool_size[0] - 1) * jump
+            jump *= layer.strides[0]
+        elif isinstance(layer, keras.layers.UpSampling2D):
+            jump /= layer.size[0]
+        fields[id(layer.output)] = (rf, jump)
+    return fields

@@ -1,0 +1,69 @@
+"""bwcolor's default architecture: spends its FLOPs where color is decided.
+
+Chroma is low-frequency (the eye takes detail from luminance), so the net predicts ab at 1/4 of
+the input resolution, like Zhang et al. 2016, and ``Colorizer`` upsamples it onto the photo's own
+full-resolution L. A strided stem reaches 1/4 resolution in two cheap convolutions; a 4-level
+encoder-decoder with skip connections works from 1/4 to 1/32; a global-context branch (pooled
+vector tiled over the grid, as in Deep Koalarization) lets every pixel see the whole photo.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from bwcolor.architectures.layers import TileToGrid, output_head
+
+
+def _conv_bn(x, filters, strides=1, kernel=3, name=None, activation=True):
+    x = layers.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False,
+                      name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.Activation("relu", name=f"{name}_relu")(x) if activation else x
+
+
+def _residual(x, filters, name):
+    y = _conv_bn(x, filters, name=f"{name}_a")
+    y = _conv_bn(y, filters, name=f"{name}_b", activation=False)
+    return layers.Activation("relu", name=f"{name}_out")(layers.Add(name=f"{name}_add")([x, y]))
+
+
+def default(head="classification", num_bins=313, widths=(32, 64, 96, 128), blocks=(1, 1, 2, 2),
+            global_context=True, name="default"):
+    """The default colorization net: L (H, W, 1) -> ab or ab-bin logits at (H/4, W/4).
+
+    H and W must be divisible by 4 * 2**(len(widths) - 1) (32 with the default widths).
+
+    Parameters
+    ----------
+    widths : sequence of int
+        Channels at 1/4, 1/8, 1/16, ... resolution.
+    blocks : sequence of int
+        Residual blocks at each level, same length as ``widths``.
+    global_context : bool
+        Fuse a globally pooled feature vector at the bottleneck.
+    """
+    widths, blocks = [int(w) for w in widths], [int(b) for b in blocks]
+    if len(widths) != len(blocks) or len(widths) < 2:
+        raise ValueError(f"widths and blocks need the same length, at least 2. "
+                         f"Received: widths={widths}, blocks={blocks}")
+    inputs = keras.Input((None, None, 1), name="L")
+    x = _conv_bn(inputs, max(8, widths[0] // 2), strides=2, name="stem0")
+    x = _conv_bn(x, widths[0], strides=2, name="stem1")
+    skips = []
+    for level, (filters, n) in enumerate(zip(widths, blocks)):
+        if level:
+            x = _conv_bn(x, filters, strides=2, name=f"down{level}")
+        for i in range(n):
+            x = _residual(x, filters, name=f"enc{level}_{i}")
+        skips.append(x)
+    if global_context:
+        vector = layers.GlobalAveragePooling2D(name="global_pool")(x)
+        vector = layers.Dense(widths[-1], activation="relu", name="global_dense")(vector)
+        x = layers.Concatenate(name="global_concat")([x, TileToGrid(name="global_tile")([vector, x])])
+        x = _conv_bn(x, widths[-1], kernel=1, name="global_fuse")
+    for level in reversed(range(len(widths) - 1)):
+        x = layers.UpSampling2D(2, interpolation="bilinear", name=f"up{level}")(x)
+        x = layers.Concatenate(name=f"skip{level}")([x, skips[level]])
+        x = _conv_bn(x, widths[level], name=f"dec{level}")
+    return keras.Model(inputs, output_head(x, head, num_bins), name=name)

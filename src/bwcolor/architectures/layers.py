@@ -1,0 +1,73 @@
+"""Custom layers shared by the architectures; each stores its constructor args in get_config."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+from bwcolor.color import _constants as C
+
+__all__ = ["GrayToRGB", "TileToGrid", "output_head"]
+
+
+@keras.saving.register_keras_serializable(package="bwcolor")
+class TileToGrid(layers.Layer):
+    """Tile a global feature vector (B, C) over the spatial grid of a reference map (B, H, W, *).
+
+    Deep Koalarization's fusion step, written so any H, W works (fully convolutional).
+    """
+
+    def call(self, inputs):
+        vector, grid = inputs
+        h, w = ops.shape(grid)[1], ops.shape(grid)[2]
+        tiled = ops.expand_dims(ops.expand_dims(vector, 1), 1)
+        return ops.broadcast_to(tiled, (ops.shape(vector)[0], h, w, ops.shape(vector)[-1]))
+
+    def compute_output_shape(self, input_shapes):
+        vector, grid = input_shapes
+        return (vector[0], grid[1], grid[2], vector[-1])
+
+
+@keras.saving.register_keras_serializable(package="bwcolor")
+class GrayToRGB(layers.Layer):
+    """Model input (L scaled to [-1, 1]) -> the gray sRGB image a pretrained backbone expects.
+
+    L* is turned back into the gray sRGB value with the same lightness (not L/100, which is not
+    a pixel value), repeated to 3 channels, then mapped linearly to ``value_range``: (-1, 1) for
+    InceptionResNetV2/MobileNet-style preprocessing, (0, 255) for others. (The original tutorial
+    passed [0, 1] pixels to a [-1, 1] preprocessor; this layer exists so we do not.)
+    """
+
+    def __init__(self, value_range=(-1.0, 1.0), **kwargs):
+        super().__init__(**kwargs)
+        self.value_range = tuple(float(v) for v in value_range)
+
+    def call(self, x):
+        lightness = x * C.L_SCALE + C.L_CENTER
+        fy = (lightness + 16.0) / 116.0
+        high = ops.power(ops.maximum(fy, C.LAB_F_THRESHOLD), 3.0)
+        y = ops.where(fy > C.LAB_F_THRESHOLD, high, (fy - C.LAB_OFFSET) / C.LAB_KAPPA_SLOPE)
+        y = ops.clip(y, 0.0, 1.0)
+        enc = (1 + C.SRGB_OFFSET) * ops.power(ops.maximum(y, C.SRGB_ENCODED_THRESHOLD),
+                                              1 / C.SRGB_GAMMA) - C.SRGB_OFFSET
+        gray = ops.where(y > C.SRGB_ENCODED_THRESHOLD, enc, y * C.SRGB_LINEAR_SLOPE)
+        lo, hi = self.value_range
+        return ops.repeat(lo + (hi - lo) * gray, 3, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 3)
+
+    def get_config(self):
+        return {**super().get_config(), "value_range": list(self.value_range)}
+
+
+def output_head(x, head, num_bins, name="head"):
+    """The last layer: ab in [-1, 1] via tanh (regression) or ab-bin logits (classification).
+
+    Kept in float32 under mixed precision: tanh saturation and softmax need the precision.
+    """
+    if head == "regression":
+        return layers.Conv2D(2, 3, padding="same", activation="tanh", dtype="float32", name=name)(x)
+    if head == "classification":
+        return layers.Conv2D(num_bins, 1, dtype="float32", name=name)(x)
+    raise ValueError(f"head must be 'regression' or 'classification'. Received: head={head!r}")

@@ -1,0 +1,129 @@
+"""Emil Wallner's tutorial nets (Alpha, Beta) and the Deep Koalarization fusion net (Full).
+
+References
+----------
+.. [1] E. Wallner, "How to colorize black & white photos with just 100 lines of neural network
+   code", 2017.
+.. [2] F. Baldassarre, D. G. Morin, L. Rodes-Guirao, "Deep Koalarization: Image Colorization
+   using CNNs and Inception-ResNet-v2", arXiv:1712.03400, 2017.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from bwcolor.architectures.layers import GrayToRGB, TileToGrid, output_head
+
+
+def _conv(x, filters, strides=1, name=None):
+    return layers.Conv2D(filters, 3, strides=strides, padding="same", activation="relu", name=name)(x)
+
+
+def _tanh_or_logits(x, head, num_bins, final_upsample):
+    """The tutorial ends in Conv(2, tanh) then upsamples; a classifier gets 1x1 logits instead."""
+    if final_upsample:
+        if head == "regression":
+            x = output_head(x, head, num_bins)
+            return layers.UpSampling2D(2, dtype="float32", name="upsample_out")(x)
+        x = layers.UpSampling2D(2, name="upsample_out")(x)
+    return output_head(x, head, num_bins)
+
+
+def wallner_alpha(head="regression", num_bins=313, name="wallner_alpha"):
+    """The tutorial's Alpha net (one-image overfitting demo): 3 strided stages, 3 upsamplings."""
+    inputs = keras.Input((None, None, 1), name="L")
+    x = _conv(inputs, 8, strides=2)
+    x = _conv(x, 8)
+    x = _conv(x, 16)
+    x = _conv(x, 16, strides=2)
+    x = _conv(x, 32)
+    x = _conv(x, 32, strides=2)
+    x = layers.UpSampling2D(2)(x)
+    x = _conv(x, 32)
+    x = layers.UpSampling2D(2)(x)
+    x = _conv(x, 16)
+    x = layers.UpSampling2D(2)(x)
+    outputs = output_head(x, head, num_bins)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def wallner_beta(head="regression", num_bins=313, name="wallner_beta"):
+    """The tutorial's Beta net, layer for layer.
+
+    Conv 64, 64/s2, 128, 128/s2, 256, 256/s2, 512, 256, 128, Up, 64, Up, 32, Conv 2 tanh, Up.
+    """
+    inputs = keras.Input((None, None, 1), name="L")
+    x = _conv(inputs, 64)
+    x = _conv(x, 64, strides=2)
+    x = _conv(x, 128)
+    x = _conv(x, 128, strides=2)
+    x = _conv(x, 256)
+    x = _conv(x, 256, strides=2)
+    x = _conv(x, 512)
+    x = _conv(x, 256)
+    x = _conv(x, 128)
+    x = layers.UpSampling2D(2)(x)
+    x = _conv(x, 64)
+    x = layers.UpSampling2D(2)(x)
+    x = _conv(x, 32)
+    outputs = _tanh_or_logits(x, head, num_bins, final_upsample=True)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def _small_global_encoder(x, width):
+    """A trainable global branch for when no pretrained backbone is given: strided convs + pooling."""
+    for i, filters in enumerate((width, width * 2, width * 4)):
+        x = layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu",
+                          name=f"global_conv{i}")(x)
+    x = layers.GlobalAveragePooling2D(name="global_pool")(x)
+    return layers.Dense(width * 4, activation="relu", name="global_dense")(x)
+
+
+def wallner_full(head="regression", num_bins=313, backbone=None, backbone_input_size=299,
+                 backbone_value_range=(-1.0, 1.0), global_width=64, width_scale=1.0,
+                 name="wallner_full"):
+    """Deep Koalarization: encoder + global features tiled over the H/8 grid, fused by 1x1 conv.
+
+    Parameters
+    ----------
+    backbone : keras.Model or str, optional
+        A ``keras.applications`` classifier (an instance, or a class name such as
+        ``"InceptionResNetV2"``, built with ``weights=None``) whose output vector is the global
+        feature; it sees the gray photo resized to ``backbone_input_size`` and scaled to
+        ``backbone_value_range``. None uses a small trainable global encoder instead.
+    width_scale : float
+        Multiplies every encoder/decoder width (1.0 is the paper's net).
+    """
+    w = lambda c: max(4, int(round(c * width_scale)))  # noqa: E731
+    inputs = keras.Input((None, None, 1), name="L")
+    x = _conv(inputs, w(64), strides=2)
+    x = _conv(x, w(128))
+    x = _conv(x, w(128), strides=2)
+    x = _conv(x, w(256))
+    x = _conv(x, w(256), strides=2)
+    x = _conv(x, w(512))
+    x = _conv(x, w(512))
+    encoded = _conv(x, w(256))
+
+    if backbone is None:
+        vector = _small_global_encoder(encoded, global_width)
+    else:
+        if isinstance(backbone, str):
+            backbone = getattr(keras.applications, backbone)(
+                weights=None, include_top=True,
+                input_shape=(backbone_input_size, backbone_input_size, 3))
+        resized = layers.Resizing(backbone_input_size, backbone_input_size, name="backbone_resize")(inputs)
+        vector = backbone(GrayToRGB(backbone_value_range, name="gray_to_rgb")(resized))
+    tiled = TileToGrid(name="tile_global")([vector, encoded])
+    x = layers.Concatenate(name="fusion_concat")([encoded, tiled])
+    x = layers.Conv2D(w(256), 1, activation="relu", name="fusion")(x)
+
+    x = _conv(x, w(128))
+    x = layers.UpSampling2D(2)(x)
+    x = _conv(x, w(64))
+    x = layers.UpSampling2D(2)(x)
+    x = _conv(x, w(32))
+    x = _conv(x, w(16))
+    outputs = _tanh_or_logits(x, head, num_bins, final_upsample=True)
+    return keras.Model(inputs, outputs, name=name)

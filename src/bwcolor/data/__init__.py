@@ -1,0 +1,35 @@
+"""Data: find photos, decode them, report what is skipped, split, and stream Lab batches.
+
+Data flow: files -> :func:`scan` (discover, decode, exclude, split, :class:`DatasetReport`) ->
+:class:`ColorizationDataset` (crop, flip, degrade L, Lab scaling) -> ``(L input, ab target)``.
+"""
+
+from bwcolor.data.dataset import (
+    DEFAULT_MIN_CHROMA,
+    DEGRADATIONS,
+    ColorizationDataset,
+    Degradations,
+    scan,
+)
+from bwcolor.data.decode import ImageDecodeError, load_rgb, sniff_format
+from bwcolor.data.discover import SPLITS, find_files, split_of
+from bwcolor.data.report import SKIP_REASONS, DatasetReport
+from bwcolor.data.samples import sample_photos, write_sample_folder
+
+__all__ = [
+    "DEFAULT_MIN_CHROMA",
+    "DEGRADATIONS",
+    "SKIP_REASONS",
+    "SPLITS",
+    "ColorizationDataset",
+    "DatasetReport",
+    "Degradations",
+    "ImageDecodeError",
+    "find_files",
+    "load_rgb",
+    "sample_photos",
+    "scan",
+    "sniff_format",
+    "split_of",
+    "write_sample_folder",
+]

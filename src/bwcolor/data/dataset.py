@@ -1,0 +1,296 @@
+"""Turn image files into shuffled, augmented (L input, ab target) batches that stream."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import os
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import keras
+import numpy as np
+from PIL import Image, ImageFilter
+
+from bwcolor.color import ab_to_target, l_to_input, uint8_rgb_to_lab
+from bwcolor.data.decode import ImageDecodeError, load_rgb, sniff_format
+from bwcolor.data.discover import SPLITS, find_files, split_of
+from bwcolor.data.report import DatasetReport
+
+__all__ = ["DEGRADATIONS", "ColorizationDataset", "Degradations", "scan"]
+
+#: Mean Lab chroma (sqrt(a^2 + b^2), on a small thumbnail) under which a photo counts as near-gray.
+#: Sepia and toned prints measure about 5-10, and training on them teaches desaturation; the
+#: least colorful real color photos we have seen (overcast landscapes, stone buildings) measure 2-4.
+DEFAULT_MIN_CHROMA = 2.0
+
+DEGRADATIONS = ("noise", "blur", "grain", "jpeg", "tone")
+
+
+def _to_uint8(rgb):
+    return (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def _inspect(path, image_size, min_chroma):
+    """Decide whether one file is trainable. Returns (ok, reason, detail)."""
+    try:
+        fmt = sniff_format(path)
+    except OSError as e:
+        return False, "unreadable", str(e)
+    if fmt is None:
+        return False, "not_image", ""
+    try:
+        rgb, is_gray = load_rgb(path, min_short_side=image_size, return_is_gray=True)
+    except ImageDecodeError as e:
+        return False, e.reason, str(e)
+    h, w = rgb.shape[:2]
+    if min(h, w) < image_size:
+        return False, "too_small", f"{w}x{h} < {image_size} px crop"
+    if is_gray:
+        return False, "near_gray", "stored as a gray image"
+    thumb = np.asarray(Image.fromarray(_to_uint8(rgb)).reduce(max(1, min(h, w) // 64)))
+    lab = uint8_rgb_to_lab(thumb)
+    chroma = float(np.mean(np.hypot(lab[..., 1], lab[..., 2])))
+    if chroma < min_chroma:
+        return False, "near_gray", f"mean chroma {chroma:.2f} < {min_chroma}"
+    return True, None, ""
+
+
+def scan(source, *, image_size, fractions=(0.9, 0.05, 0.05), min_chroma=DEFAULT_MIN_CHROMA,
+         workers=None):
+    """Find trainable photos and assign them to splits.
+
+    Parameters
+    ----------
+    source : folder path, or list of file/folder paths
+    image_size : int
+        Training crop size; smaller photos are skipped as ``too_small``.
+    fractions : (train, validation, test)
+        Split fractions, by a stable hash of each path relative to its folder.
+    min_chroma : float
+        Photos whose mean Lab chroma is below this are skipped as ``near_gray``.
+
+    Returns
+    -------
+    splits : dict
+        ``{"train": [...], "validation": [...], "test": [...]}`` lists of Paths.
+    report : DatasetReport
+    """
+    sources = [source] if isinstance(source, (str, os.PathLike)) else list(source)
+    entries = []  # (path, relative path used for the split)
+    for src in sources:
+        src = Path(src)
+        if src.is_dir():
+            entries += [(p, p.relative_to(src)) for p in find_files(src)]
+        elif src.exists() or src.is_symlink():
+            entries.append((src, Path(src.name)))
+        else:
+            raise FileNotFoundError(f"training data not found. Received: path={str(src)!r}")
+    root = str(sources[0]) if len(sources) == 1 else None
+    report = DatasetReport(root=root, found=len(entries))
+    splits = {s: [] for s in SPLITS}
+    workers = workers or min(8, (os.cpu_count() or 1) * 2)
+    with ThreadPoolExecutor(workers) as pool:
+        results = pool.map(lambda e: _inspect(e[0], image_size, min_chroma), entries)
+        for (path, rel), (ok, reason, detail) in zip(entries, results):
+            if ok:
+                split = split_of(rel, fractions)
+                splits[split].append(path)
+                report.used[split] += 1
+            else:
+                report.skip(path, reason, detail)
+    return splits, report
+
+
+class Degradations:
+    """Random "old photo" damage applied to the model's input L only, never to the target.
+
+    Parameters
+    ----------
+    kinds : sequence of str
+        Any of ``"noise"``, ``"blur"``, ``"grain"``, ``"jpeg"``, ``"tone"``.
+    probability : float
+        Chance that each kind is applied to a given image.
+    """
+
+    def __init__(self, kinds=DEGRADATIONS, probability=0.3):
+        unknown = set(kinds) - set(DEGRADATIONS)
+        if unknown:
+            raise ValueError(f"unknown degradation. Received: {sorted(unknown)}; "
+                             f"available: {list(DEGRADATIONS)}")
+        if not 0 <= probability <= 1:
+            raise ValueError(f"probability must be in [0, 1]. Received: probability={probability}")
+        self.kinds = tuple(kinds)
+        self.probability = float(probability)
+
+    def get_config(self):
+        return {"kinds": list(self.kinds), "probability": self.probability}
+
+    def __call__(self, lightness, rng):
+        """Degrade L* (float array in [0, 100], shape (H, W)); returns a new array."""
+        L = lightness.astype(np.float32)
+        for kind in self.kinds:
+            if rng.random() >= self.probability:
+                continue
+            if kind == "tone":  # faded print: lifted blacks, lowered whites, a gamma shift
+                lo, hi = rng.uniform(0, 15), rng.uniform(85, 100)
+                gamma = rng.uniform(0.7, 1.4)
+                L = lo + (hi - lo) * (np.clip(L, 0, 100) / 100) ** gamma
+            elif kind == "noise":
+                L = L + rng.normal(0, rng.uniform(1, 5), L.shape).astype(np.float32)
+            elif kind == "grain":  # film grain is spatially correlated: blurred noise
+                from scipy.ndimage import gaussian_filter
+
+                g = gaussian_filter(rng.normal(0, 1, L.shape).astype(np.float32),
+                                    rng.uniform(0.5, 1.5))
+                L = L + g / (g.std() + 1e-6) * rng.uniform(1, 4)
+            elif kind in ("blur", "jpeg"):
+                img = Image.fromarray((np.clip(L, 0, 100) * 2.55 + 0.5).astype(np.uint8))
+                if kind == "blur":
+                    img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 1.5)))
+                else:
+                    buf = io.BytesIO()
+                    img.save(buf, format="JPEG", quality=int(rng.integers(15, 60)))
+                    img = Image.open(io.BytesIO(buf.getvalue()))
+                L = np.asarray(img, dtype=np.float32) / 2.55
+        return np.clip(L, 0, 100)
+
+
+class ColorizationDataset(keras.utils.PyDataset):
+    """Batches of ``(L input, ab target)`` from image files, for ``Colorizer.fit`` or ``model.fit``.
+
+    Training batches take a random crop at a random scale (short side resized to a random size in
+    [S, 1.5 S], then an S x S crop) and a random horizontal flip; evaluation batches take a
+    deterministic resize (short side S) and center crop. Memory stays bounded: one batch per
+    worker is decoded at a time, and the optional cache lives on disk.
+
+    Parameters
+    ----------
+    paths : list of paths
+        Image files (already vetted by :func:`scan`).
+    image_size : int
+        S, the square crop size.
+    batch_size : int
+    training : bool
+        Random crops, flips, shuffling and degradations when true.
+    output_stride : int
+        The model predicts ab at S / output_stride; targets are area-averaged to that size.
+    degradations : Degradations, optional
+        Applied to the input L of training batches.
+    cache_dir : path, optional
+        Keep each photo decoded and resized as uint8 ``.npy`` here, memory-mapped on reuse.
+    seed : int
+        Everything random derives from (seed, epoch, index): reproducible with any worker count.
+    workers, use_multiprocessing, max_queue_size
+        As for :class:`keras.utils.PyDataset`. Threads are the default: process workers can hang
+        with JAX on GPU (keras-team/keras#20619).
+    """
+
+    def __init__(self, paths, image_size, batch_size, *, training, output_stride=1,
+                 degradations=None, cache_dir=None, seed=0, workers=1,
+                 use_multiprocessing=False, max_queue_size=10):
+        super().__init__(workers=workers, use_multiprocessing=use_multiprocessing,
+                         max_queue_size=max_queue_size)
+        self.paths = [Path(p) for p in paths]
+        if not self.paths:
+            raise ValueError("the dataset has no images (check the DatasetReport for what was skipped)")
+        if image_size % output_stride:
+            raise ValueError(f"image_size must be divisible by the model's output stride. "
+                             f"Received: image_size={image_size}, output_stride={output_stride}")
+        self.image_size = int(image_size)
+        self.batch_size = int(min(batch_size, len(self.paths)))
+        self.training = training
+        self.output_stride = int(output_stride)
+        self.degradations = degradations
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.seed = int(seed)
+        self.epoch = 0
+        self._order = self._make_order()
+
+    def _make_order(self):
+        if not self.training:
+            return np.arange(len(self.paths))
+        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.paths))
+
+    def __len__(self):
+        n = len(self.paths) / self.batch_size
+        # Training drops the ragged last batch: one batch shape means one compiled train step.
+        return max(1, math.floor(n)) if self.training else math.ceil(n)
+
+    def on_epoch_end(self):
+        if self.training:
+            self.epoch += 1
+            self._order = self._make_order()
+
+    @property
+    def source_short_side(self):
+        return math.ceil(self.image_size * 1.5) if self.training else self.image_size
+
+    def _load_uint8(self, path):
+        """The photo as uint8, short side at least ``source_short_side`` (cached when asked)."""
+        if self.cache_dir is not None:
+            st = os.stat(path)
+            key = hashlib.sha1(
+                f"{os.path.abspath(path)}|{st.st_mtime_ns}|{st.st_size}|{self.source_short_side}".encode(
+                    "utf-8", "surrogateescape")).hexdigest()
+            cached = self.cache_dir / f"{key}.npy"
+            if cached.exists():
+                return np.load(cached, mmap_mode="r")
+        rgb = _to_uint8(load_rgb(path, min_short_side=self.source_short_side))
+        h, w = rgb.shape[:2]
+        scale = self.source_short_side / min(h, w)
+        if scale < 1:  # keep only the resolution the crops can use
+            rgb = np.asarray(Image.fromarray(rgb).resize(
+                (max(1, round(w * scale)), max(1, round(h * scale))), Image.BILINEAR))
+        if self.cache_dir is not None:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.cache_dir, suffix=".npy.tmp")
+            with os.fdopen(fd, "wb") as f:
+                np.save(f, rgb)
+            os.replace(tmp, cached)
+        return rgb
+
+    def _crop(self, rgb, rng):
+        S = self.image_size
+        h, w = rgb.shape[:2]
+        short = rng.uniform(S, 1.5 * S) if self.training else S
+        scale = short / min(h, w)
+        nw, nh = max(S, round(w * scale)), max(S, round(h * scale))
+        img = Image.fromarray(np.asarray(rgb))
+        if (nw, nh) != (w, h):
+            img = img.resize((nw, nh), Image.BILINEAR)
+        if self.training:
+            x0, y0 = int(rng.integers(0, nw - S + 1)), int(rng.integers(0, nh - S + 1))
+        else:
+            x0, y0 = (nw - S) // 2, (nh - S) // 2
+        crop = np.asarray(img.crop((x0, y0, x0 + S, y0 + S)))
+        if self.training and rng.random() < 0.5:
+            crop = crop[:, ::-1]
+        return crop
+
+    def example(self, path, rng):
+        """One ``(L input (S, S, 1), target (S/k, S/k, 2))`` pair, float32."""
+        lab = uint8_rgb_to_lab(self._crop(self._load_uint8(path), rng))
+        L = lab[..., 0]
+        if self.training and self.degradations is not None:
+            L = self.degradations(L, rng)
+        ab = lab[..., 1:]
+        k = self.output_stride
+        if k > 1:
+            s = self.image_size // k
+            ab = ab.reshape(s, k, s, k, 2).mean(axis=(1, 3))
+        return l_to_input(L)[..., None].astype(np.float32), ab_to_target(ab).astype(np.float32)
+
+    def __getitem__(self, index):
+        if index >= len(self):
+            raise IndexError(f"batch index out of range. Received: index={index}, len={len(self)}")
+        idx = self._order[index * self.batch_size:(index + 1) * self.batch_size]
+        xs, ys = [], []
+        for j in idx:
+            rng = np.random.default_rng([self.seed, self.epoch, int(j)])
+            x, y = self.example(self.paths[j], rng)
+            xs.append(x)
+            ys.append(y)
+        return np.stack(xs), np.stack(ys)

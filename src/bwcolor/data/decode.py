@@ -1,0 +1,128 @@
+"""Decode one image file with Pillow into float sRGB in [0, 1], whatever its mode."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+__all__ = ["ImageDecodeError", "load_rgb", "sniff_format"]
+
+# Magic numbers of the formats bwcolor reads; discovery is by content, not extension.
+_SIGNATURES = (
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"GIF87a", "gif"),
+    (b"GIF89a", "gif"),
+    (b"BM", "bmp"),
+    (b"II*\x00", "tiff"),
+    (b"MM\x00*", "tiff"),
+)
+
+
+class ImageDecodeError(ValueError):
+    """An image file could not be turned into pixels; ``reason`` is a short machine-readable key."""
+
+    def __init__(self, message, *, path=None, reason="unreadable"):
+        super().__init__(message)
+        self.path = path
+        self.reason = reason
+
+
+def sniff_format(path):
+    """Return the image format named by the file's first bytes, or None if it is not an image."""
+    with open(path, "rb") as f:
+        head = f.read(16)
+    for magic, fmt in _SIGNATURES:
+        if head.startswith(magic):
+            return fmt
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def _to_rgb_float(img, path):
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        arr = np.asarray(img, dtype=np.float32) / 65535.0
+        return np.repeat(arr[..., None], 3, axis=-1), True
+    if mode in ("I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        # Pillow opens 16-bit gray PNGs as mode "I"; 8-bit data in "I"/"F" is rare.
+        peak = 65535.0 if arr.max(initial=0) > 255 else 255.0
+        arr = np.clip(arr / peak, 0, 1).astype(np.float32)
+        return np.repeat(arr[..., None], 3, axis=-1), True
+    if mode in ("LA", "La", "PA", "RGBA", "RGBa") or (mode == "P" and "transparency" in img.info):
+        # Transparent areas become white, like paper behind a cut-out print.
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        rgb = Image.alpha_composite(background, rgba).convert("RGB")
+        is_gray = mode in ("LA", "La")
+    elif mode in ("1", "L"):
+        rgb = img.convert("RGB")
+        is_gray = True
+    else:  # RGB, P, CMYK, YCbCr, LAB, HSV
+        rgb = img.convert("RGB")
+        is_gray = False
+    return np.asarray(rgb, dtype=np.float32) / 255.0, is_gray
+
+
+def load_rgb(path, *, min_short_side=None, return_is_gray=False):
+    """Read an image file as float32 sRGB, shape (H, W, 3), values in [0, 1].
+
+    EXIF orientation is applied; transparent pixels are composited on white; CMYK, palette,
+    16-bit and gray modes are converted; GIFs and other multi-frame files give their first frame.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    min_short_side : int, optional
+        Lets JPEG decoding skip resolution it will not need (Pillow's ``draft``): the result's
+        short side stays at least this large. None decodes at full size.
+    return_is_gray : bool
+        Also return whether the file stores a single gray channel.
+
+    Raises
+    ------
+    ImageDecodeError
+        With ``reason`` one of ``"not_found"``, ``"not_image"``, ``"unreadable"``, ``"too_large"``.
+    """
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ImageDecodeError(f"expected an image file, got a directory. Received: path={path!r}",
+                               path=path, reason="not_image")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # Pillow's "possibly corrupt EXIF" chatter
+            img = Image.open(path)
+            with img:
+                if min_short_side and img.format == "JPEG":
+                    w, h = img.size
+                    scale = max(min_short_side / min(w, h), 1e-9)
+                    img.draft("RGB", (int(np.ceil(w * scale)), int(np.ceil(h * scale))))
+                img.load()
+                img = ImageOps.exif_transpose(img)
+                rgb, is_gray = _to_rgb_float(img, path)
+    except FileNotFoundError:
+        raise ImageDecodeError(f"file not found. Received: path={path!r}",
+                               path=path, reason="not_found") from None
+    except Image.DecompressionBombError as e:
+        raise ImageDecodeError(
+            f"image is larger than Pillow's decompression-bomb limit "
+            f"({Image.MAX_IMAGE_PIXELS} pixels; raise PIL.Image.MAX_IMAGE_PIXELS if you trust it). "
+            f"Received: path={path!r}: {e}", path=path, reason="too_large") from None
+    except UnidentifiedImageError:
+        raise ImageDecodeError(f"not an image Pillow can read. Received: path={path!r}",
+                               path=path, reason="not_image") from None
+    except PermissionError as e:
+        raise ImageDecodeError(f"permission denied. Received: path={path!r}",
+                               path=path, reason="unreadable") from e
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        raise ImageDecodeError(f"corrupt or truncated image ({e}). Received: path={path!r}",
+                               path=path, reason="unreadable") from None
+    if rgb.ndim != 3 or min(rgb.shape[:2]) < 1:
+        raise ImageDecodeError(f"image has no pixels. Received: path={path!r} shape={rgb.shape}",
+                               path=path, reason="unreadable")
+    return (rgb, is_gray) if return_is_gray else rgb

@@ -1,0 +1,81 @@
+"""DatasetReport: how many files were found, used, and skipped for which reason."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+__all__ = ["SKIP_REASONS", "DatasetReport"]
+
+#: Why a file can be left out of training, in the words the report prints.
+SKIP_REASONS = {
+    "not_image": "not an image (content is no known image format)",
+    "unreadable": "corrupt, truncated or unreadable",
+    "too_large": "over Pillow's decompression-bomb pixel limit",
+    "too_small": "smaller than the training crop",
+    "near_gray": "near-gray (mean Lab chroma below the threshold; would teach desaturation)",
+    "not_found": "vanished or a broken link",
+}
+
+
+@dataclass
+class DatasetReport:
+    """What a scan of training files found. Nothing is dropped without a line here.
+
+    Attributes
+    ----------
+    root : str or None
+        The folder scanned, if any.
+    found : int
+        Files looked at.
+    used : dict
+        Files kept per split (``train``, ``validation``, ``test``).
+    skipped : Counter
+        Files left out per reason (keys of :data:`SKIP_REASONS`).
+    examples : dict
+        Up to ``max_examples`` paths (with the error text) per reason.
+    """
+
+    root: str | None = None
+    found: int = 0
+    used: dict = field(default_factory=lambda: {"train": 0, "validation": 0, "test": 0})
+    skipped: Counter = field(default_factory=Counter)
+    examples: dict = field(default_factory=dict)
+    max_examples: int = 5
+
+    def skip(self, path, reason, detail=""):
+        self.skipped[reason] += 1
+        shown = self.examples.setdefault(reason, [])
+        if len(shown) < self.max_examples:
+            shown.append(f"{path}" + (f": {detail}" if detail else ""))
+
+    @property
+    def n_used(self):
+        return sum(self.used.values())
+
+    @property
+    def n_skipped(self):
+        return sum(self.skipped.values())
+
+    def as_dict(self):
+        return {
+            "root": self.root,
+            "found": self.found,
+            "used": dict(self.used),
+            "skipped": dict(self.skipped),
+            "examples": {k: list(v) for k, v in self.examples.items()},
+        }
+
+    def __str__(self):
+        where = f" in {self.root}" if self.root else ""
+        u = self.used
+        lines = [
+            f"Dataset{where}: {self.found} files, {self.n_used} used "
+            f"(train {u['train']}, validation {u['validation']}, test {u['test']}), "
+            f"{self.n_skipped} skipped."
+        ]
+        for reason, count in sorted(self.skipped.items(), key=lambda kv: -kv[1]):
+            lines.append(f"  skipped {count}: {SKIP_REASONS.get(reason, reason)}")
+            for example in self.examples.get(reason, []):
+                lines.append(f"    {example}")
+        return "\n".join(lines)
