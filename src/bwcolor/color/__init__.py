@@ -19,6 +19,7 @@ __all__ = [
     "input_to_l",
     "lab_to_rgb",
     "rgb_to_gray",
+    "reduce_chroma_to_gamut",
     "rgb_to_lab",
     "target_to_ab",
     "uint8_rgb_to_lab",
@@ -176,12 +177,7 @@ def lab_to_rgb(lab, *, return_clipped=False):
     lab = _as_float(lab, "lab")
     _check_channels(lab, "lab")
     dtype = lab.dtype
-    lab64 = lab.astype(np.float64)
-    fy = (lab64[..., 0] + 16.0) / 116.0
-    fx = fy + lab64[..., 1] / 500.0
-    fz = fy - lab64[..., 2] / 200.0
-    xyz = _lab_f_inv(np.stack([fx, fy, fz], axis=-1)) * C.WHITE_XYZ
-    linear = xyz @ C.RGB_FROM_XYZ.T
+    linear = _linear_from_lab(lab, clip=False)
     # Clip linear light before the transfer function: the power of a negative is undefined.
     out_of_gamut = np.any((linear < -1e-6) | (linear > 1 + 1e-6), axis=-1)
     rgb = _linear_to_srgb(np.clip(linear, 0.0, 1.0))
@@ -189,6 +185,56 @@ def lab_to_rgb(lab, *, return_clipped=False):
     if return_clipped:
         return rgb, int(np.count_nonzero(out_of_gamut))
     return rgb
+
+
+def reduce_chroma_to_gamut(lab, *, iterations=10):
+    """Scale a*, b* toward 0 per pixel until the color fits in sRGB, keeping L* and hue.
+
+    Plain RGB clipping of an out-of-gamut color changes its lightness; colorizing must not, since
+    the output's L* is the photo's own. Gray (a* = b* = 0) is always in gamut for L* in [0, 100],
+    so a bisection on the chroma scale always succeeds.
+
+    Parameters
+    ----------
+    lab : array_like of float, shape (..., 3)
+    iterations : int
+        Bisection steps; 10 brings the chroma within 0.1% of the gamut boundary.
+
+    Returns
+    -------
+    lab : ndarray, same shape and dtype, with every pixel inside the sRGB gamut (to 1e-3).
+    """
+    lab = np.array(_as_float(lab, "lab"), copy=True)
+    _check_channels(lab, "lab")
+    lab[..., 0] = np.clip(lab[..., 0], 0.0, 100.0)
+
+    def out_of_gamut(x):
+        return np.abs(_linear_from_lab(x, clip=False) - 0.5).max(-1) > 0.5 + 1e-4
+
+    flat = lab.reshape(-1, 3)
+    bad = np.flatnonzero(out_of_gamut(flat))
+    if bad.size:
+        lo = np.zeros(bad.size)
+        hi = np.ones(bad.size)
+        for _ in range(iterations):
+            mid = (lo + hi) / 2
+            trial = flat[bad].astype(np.float64)
+            trial[:, 1:] *= mid[:, None]
+            fits = ~out_of_gamut(trial)
+            lo = np.where(fits, mid, lo)
+            hi = np.where(fits, hi, mid)
+        flat[bad, 1:] *= lo[:, None].astype(flat.dtype)
+    return flat.reshape(lab.shape)
+
+
+def _linear_from_lab(lab, clip=True):
+    lab64 = np.asarray(lab, dtype=np.float64)
+    fy = (lab64[..., 0] + 16.0) / 116.0
+    fx = fy + lab64[..., 1] / 500.0
+    fz = fy - lab64[..., 2] / 200.0
+    xyz = _lab_f_inv(np.stack([fx, fy, fz], axis=-1)) * C.WHITE_XYZ
+    linear = xyz @ C.RGB_FROM_XYZ.T
+    return np.clip(linear, 0.0, 1.0) if clip else linear
 
 
 def rgb_to_gray(rgb):

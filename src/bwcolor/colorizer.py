@@ -1,0 +1,510 @@
+"""Colorizer: the workflow (fit, colorize, evaluate, save, load). The submodules do the work."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+from PIL import Image
+
+from bwcolor import _backend, architectures, color, data, losses, metrics, presets
+from bwcolor.data.decode import ImageDecodeError
+
+__all__ = ["Colorizer"]
+
+_RECOMMENDED_LOSS = {"wallner_alpha": "mse", "wallner_beta": "mse", "wallner_full": "mse"}
+_MIXED = {"bfloat16": "mixed_bfloat16", "float16": "mixed_float16", None: "float32"}
+
+
+def _cpu_has_bf16():
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def _resolve_mixed_precision(value):
+    if value == "auto":
+        # Measured (benchmarks/train_speed.py): on CPUs with AMX / AVX-512 BF16, torch's oneDNN
+        # trains ~3x faster in bf16; JAX's CPU backend gains nothing, and GPUs are chosen by users.
+        return "bfloat16" if _backend.name() == "torch" and _cpu_has_bf16() and not _torch_cuda() else None
+    if value not in _MIXED:
+        raise ValueError(f"mixed_precision must be 'bfloat16', 'float16', 'auto' or None. "
+                         f"Received: mixed_precision={value!r}")
+    return value
+
+
+def _torch_cuda():
+    if _backend.name() != "torch":
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _is_single(images):
+    return isinstance(images, (str, os.PathLike, Image.Image, np.ndarray))
+
+
+class Colorizer:
+    """Colorize black-and-white photos; train on your own color photos.
+
+    Parameters
+    ----------
+    architecture : str
+        A name from :func:`bwcolor.architectures.available` (``"default"``, ``"wallner_beta"``...).
+    image_size : int
+        Training crop size S, and the default render size for colorizing.
+    loss : str
+        ``"auto"`` (the architecture's recommended loss: classification for ``default`` and
+        ``unet``, ``mse`` for the tutorial nets), or a name from :func:`bwcolor.losses.available`.
+    architecture_config, loss_config : dict, optional
+        Keyword arguments for the architecture builder and the loss.
+    optimizer : {"adam", "rmsprop"}
+    learning_rate : float
+    annealing_temperature : float
+        Default T for decoding classification heads (Zhang et al.: 0.38).
+
+    Examples
+    --------
+    >>> from bwcolor import Colorizer
+    >>> rgb = Colorizer.from_preset("default").colorize("old.jpg")       # doctest: +SKIP
+    >>> c = Colorizer(architecture="default", image_size=128)             # doctest: +SKIP
+    >>> c.fit("my_color_photos/", epochs=20, checkpoint_dir="runs/a")     # doctest: +SKIP
+    """
+
+    def __init__(self, architecture="default", image_size=256, loss="auto", *,
+                 architecture_config=None, loss_config=None, optimizer="adam",
+                 learning_rate=1e-3, annealing_temperature=losses.DEFAULT_TEMPERATURE):
+        if loss == "auto":
+            loss = _RECOMMENDED_LOSS.get(architecture, "classification")
+        losses.head_for(loss)  # validates the name
+        if optimizer not in ("adam", "rmsprop"):
+            raise ValueError(f"optimizer must be 'adam' or 'rmsprop'. Received: optimizer={optimizer!r}")
+        self.config = {
+            "format_version": presets.FORMAT_VERSION,
+            "architecture": architecture,
+            "architecture_config": dict(architecture_config or {}),
+            "image_size": int(image_size),
+            "loss": loss,
+            "loss_config": dict(loss_config or {}),
+            "optimizer": optimizer,
+            "learning_rate": float(learning_rate),
+            "annealing_temperature": float(annealing_temperature),
+            "mixed_precision": None,
+        }
+        presets.validate_config(self.config)
+        self.metadata = {}
+        self.report = None
+        self.model = self._build_model()
+        self._multiple = architectures.input_multiple(self.model)
+        if self.config["image_size"] % self._multiple:
+            raise ValueError(f"image_size must be a multiple of {self._multiple} for architecture "
+                             f"{architecture!r}. Received: image_size={image_size}")
+        self._stride = architectures.output_stride(self.model)
+
+    # ------------------------------------------------------------------ model
+    @property
+    def head(self):
+        return losses.head_for(self.config["loss"])
+
+    @property
+    def bins(self):
+        return losses.ab_bins(self.config["loss_config"].get("grid_step", 10))
+
+    def _build_model(self):
+        cfg = dict(self.config["architecture_config"], head=self.head)
+        if self.head == "classification":
+            cfg["num_bins"] = len(self.bins)
+        previous = keras.config.dtype_policy()
+        keras.config.set_dtype_policy(_MIXED[self.config["mixed_precision"]])
+        try:
+            return architectures.get(self.config["architecture"], **cfg)
+        finally:
+            keras.config.set_dtype_policy(previous)
+
+    def _rebuild_keeping_weights(self):
+        weights = self.model.get_weights()
+        self.model = self._build_model()
+        self.model.set_weights(weights)
+
+    def _loss(self):
+        return losses.get(self.config["loss"], **self.config["loss_config"])
+
+    def _optimizer(self):
+        lr = self.config["learning_rate"]
+        if self.config["optimizer"] == "rmsprop":
+            return keras.optimizers.RMSprop(lr)
+        return keras.optimizers.Adam(lr)
+
+    # -------------------------------------------------------------------- fit
+    def fit(self, data_source, epochs=10, batch_size=16, validation_split=0.05, *,
+            test_split=0.05, checkpoint_dir=None, resume=False, mixed_precision="auto",
+            steps_per_epoch=None, validation_data=None, degradations=None, cache_dir=None,
+            workers=2, seed=0, time_budget=None, distribute=None, verbose="auto", callbacks=None):
+        """Train on a folder (or list) of color photos, or on a ``keras.utils.PyDataset``.
+
+        Parameters
+        ----------
+        data_source : folder, list of paths, or PyDataset yielding (L input, ab target)
+        epochs, batch_size : int
+        validation_split, test_split : float
+            Fractions of the photos held out, by a stable hash of each relative path (adding
+            photos never moves existing ones between splits). The test split is never trained on;
+            it is scored at the end into ``metadata["test_metrics"]``.
+        checkpoint_dir : path, optional
+            Run folder: ``last.keras`` (model + optimizer, for ``resume``), ``best/`` (preset of
+            the best validation epoch), ``history.csv``, ``curves.png``, ``state.json``.
+        resume : bool
+            Continue from ``checkpoint_dir/last.keras`` with its optimizer state.
+        mixed_precision : {"auto", "bfloat16", "float16", None}
+            "auto" picks bfloat16 on the torch backend on CPUs with AMX/AVX-512 BF16 (the fast
+            path there) and float32 elsewhere. Losses and ab decoding stay in float32.
+        degradations : Degradations or True, optional
+            Old-photo damage applied to the input L during training (True: the defaults).
+        time_budget : float, optional
+            Stop after the epoch during which this many seconds have passed.
+        distribute : {None, "auto"}
+            "auto": with JAX and more than one device, train data-parallel over all of them
+            (``keras.distribution.DataParallel``).
+
+        Returns
+        -------
+        keras.callbacks.History
+        """
+        run = Path(checkpoint_dir) if checkpoint_dir else None
+        initial_epoch = 0
+        state = {}
+        if resume:
+            if run is None or not (run / "last.keras").is_file():
+                raise ValueError(f"resume=True needs checkpoint_dir with a last.keras. "
+                                 f"Received: checkpoint_dir={checkpoint_dir!r}")
+            state = json.loads((run / "state.json").read_text(encoding="utf-8"))
+            self.config = presets.validate_config(state["config"])
+            self.metadata = state.get("metadata", {})
+        else:
+            self.config["mixed_precision"] = _resolve_mixed_precision(mixed_precision)
+        self._setup_distribution(distribute, batch_size)
+        if not resume:
+            self._rebuild_keeping_weights()
+
+        splits = None
+        if isinstance(data_source, keras.utils.PyDataset):
+            train_ds, val_ds = data_source, validation_data
+        else:
+            val_fraction, test_fraction = float(validation_split), float(test_split)
+            fractions = (1 - val_fraction - test_fraction, val_fraction, test_fraction)
+            splits, self.report = data.scan(data_source, image_size=self.config["image_size"],
+                                            fractions=fractions)
+            if verbose:
+                print(self.report, flush=True)
+            if not splits["train"]:
+                raise ValueError(f"no usable training photos.\n{self.report}")
+            if degradations is True:
+                degradations = data.Degradations()
+            common = dict(image_size=self.config["image_size"], batch_size=batch_size,
+                          output_stride=self._stride, cache_dir=cache_dir, seed=seed,
+                          workers=workers)
+            train_ds = data.ColorizationDataset(splits["train"], training=True,
+                                                degradations=degradations, **common)
+            val_ds = validation_data
+            if val_ds is None and splits["validation"]:
+                val_ds = data.ColorizationDataset(splits["validation"], training=False, **common)
+
+        if self.head == "classification" and "weights" not in self.config["loss_config"]:
+            self._estimate_rebalancing_weights(splits["train"] if splits else train_ds)
+
+        if resume:
+            self.model = keras.models.load_model(run / "last.keras", safe_mode=True)
+            initial_epoch = int(state["epoch"])
+        else:
+            self.model.compile(optimizer=self._optimizer(), loss=self._loss())
+
+        started = time.time()
+        self.metadata.setdefault("training", {}).update({
+            "epochs": epochs, "batch_size": batch_size, "seed": seed,
+            "mixed_precision": self.config["mixed_precision"], "backend": _backend.name(),
+            "devices": _backend.devices(), "time_budget": time_budget,
+            "degradations": degradations.get_config() if degradations else None,
+        })
+        if self.report is not None:
+            self.metadata["dataset"] = self.report.as_dict()
+        cbs = list(callbacks or [])
+        if run is not None:
+            from bwcolor._callbacks import RunCheckpoint
+
+            cbs.append(RunCheckpoint(self, run, best=state.get("best"), resume=resume))
+        if time_budget is not None:
+            from bwcolor._callbacks import TimeBudget
+
+            cbs.append(TimeBudget(time_budget))
+        if initial_epoch >= epochs:
+            if verbose:
+                print(f"Nothing to do: the run already trained {initial_epoch} of {epochs} epochs.")
+            return keras.callbacks.History()
+        history = self.model.fit(train_ds, validation_data=val_ds, epochs=epochs,
+                                 initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+                                 callbacks=cbs, verbose=verbose)
+        self.metadata["training"]["seconds"] = round(
+            self.metadata["training"].get("seconds", 0) + time.time() - started, 1)
+        self.metadata["training"]["epochs_completed"] = initial_epoch + len(history.epoch)
+        if splits and splits["test"]:
+            self.metadata["test_metrics"] = self.evaluate(splits["test"])
+            if verbose:
+                print("Test split:", json.dumps(self.metadata["test_metrics"]), flush=True)
+        if run is not None and (run / "best").is_dir():
+            self._write_metadata_into(run / "best")
+        return history
+
+    def _setup_distribution(self, distribute, batch_size):
+        if distribute is None:
+            return
+        if distribute != "auto":
+            raise ValueError(f"distribute must be None or 'auto'. Received: distribute={distribute!r}")
+        n = _backend.device_count()
+        if n <= 1:
+            return
+        if _backend.name() != "jax":
+            raise ValueError(f"distribute='auto' needs the JAX backend. Received: backend={_backend.name()!r}")
+        if batch_size % n:
+            raise ValueError(f"batch_size must be divisible by the {n} devices for data-parallel "
+                             f"training. Received: batch_size={batch_size}")
+        keras.distribution.set_distribution(keras.distribution.DataParallel())
+
+    def _estimate_rebalancing_weights(self, source, max_images=256):
+        """The class prior comes from the training photos (center crops), never from test ones."""
+        if isinstance(source, keras.utils.PyDataset):
+            ab = (np.asarray(source[i][1]) * 128.0 for i in range(min(len(source), 16)))
+        else:
+            ds = data.ColorizationDataset(source[:max_images], self.config["image_size"], 16,
+                                          training=False, output_stride=self._stride)
+            ab = (ds[i][1] * 128.0 for i in range(len(ds)))
+        prior = losses.ab_prior(ab, self.bins)
+        weights = losses.rebalancing_weights(prior, self.bins)
+        self.config["loss_config"]["weights"] = [round(float(w), 5) for w in weights]
+
+    # --------------------------------------------------------------- colorize
+    def _lightness(self, image):
+        """Full-resolution L* (float32, H x W) of a path, PIL image or array; gray or color."""
+        if isinstance(image, (str, os.PathLike)):
+            rgb = data.load_rgb(image)
+        elif isinstance(image, Image.Image):
+            from bwcolor.data.decode import _to_rgb_float
+
+            rgb = _to_rgb_float(image, None)[0]
+        elif isinstance(image, np.ndarray):
+            rgb = _array_to_rgb(image)
+        else:
+            raise TypeError(f"image must be a path, a PIL image or a numpy array. "
+                            f"Received: {type(image).__name__}")
+        return color.rgb_to_lab(rgb)[..., 0]
+
+    def render_shape(self, height, width, render_size=None):
+        """(h, w) the model sees for an H x W photo: short side ~render_size, aspect kept."""
+        size = int(render_size or self.config["image_size"])
+        if size < self._multiple:
+            raise ValueError(f"render_size must be at least {self._multiple}. Received: {size}")
+        scale = size / min(height, width)
+        m = self._multiple
+        return (max(m, round(height * scale / m) * m), max(m, round(width * scale / m) * m))
+
+    def predict_ab(self, lightness_batch, annealing_temperature=None):
+        """Model inputs (B, h, w, 1) scaled L -> ab (B, h/k, w/k, 2) in Lab units, float32."""
+        out = self.model.predict_on_batch(lightness_batch)
+        if self.head == "classification":
+            t = annealing_temperature or self.config["annealing_temperature"]
+            ab = keras.ops.convert_to_numpy(losses.annealed_mean(out, self.bins, t))
+        else:
+            ab = color.target_to_ab(keras.ops.convert_to_numpy(out).astype(np.float32))
+        return ab.astype(np.float32)
+
+    def colorize(self, images, *, render_size=None, annealing_temperature=None, batch_size=8):
+        """Colorize photos at their full resolution.
+
+        The model predicts ab at ``render_size`` (short side; default the training size), the ab
+        is upsampled bilinearly to the photo's size and joined with the photo's own L, so the
+        output keeps every detail and its L* equals the input's (within rounding). Color input is
+        first reduced to its L* channel. Out-of-gamut colors lose chroma, never lightness.
+
+        Parameters
+        ----------
+        images : path, PIL image, numpy array (uint8, or float in [0, 1]; H x W or H x W x 1/3/4),
+            or a list of these
+        render_size : int, optional
+        annealing_temperature : float, optional
+            For classification heads; lower is more vivid.
+        batch_size : int
+
+        Returns
+        -------
+        uint8 array (H, W, 3), or a list of them for a list input.
+        """
+        single = _is_single(images)
+        items = [images] if single else list(images)
+        results = [None] * len(items)
+        prepared = []
+        for i, item in enumerate(items):
+            L = self._lightness(item)
+            h, w = self.render_shape(*L.shape, render_size)
+            prepared.append((i, L, (h, w)))
+        by_shape = {}
+        for i, L, shape in prepared:
+            by_shape.setdefault(shape, []).append((i, L))
+        for (h, w), group in by_shape.items():
+            for start in range(0, len(group), batch_size):
+                chunk = group[start:start + batch_size]
+                x = np.zeros((batch_size if len(group) > 1 else 1, h, w, 1), dtype=np.float32)
+                for j, (_, L) in enumerate(chunk):
+                    small = Image.fromarray(L, mode="F").resize((w, h), Image.BILINEAR)
+                    x[j, ..., 0] = color.l_to_input(np.asarray(small))
+                ab = self.predict_ab(x, annealing_temperature)
+                for j, (i, L) in enumerate(chunk):
+                    results[i] = _join(L, ab[j])
+        return results[0] if single else results
+
+    # --------------------------------------------------------------- evaluate
+    def evaluate(self, data_source, *, split=None, size=None, annealing_temperature=None):
+        """Score colorizations of color photos against the originals.
+
+        Each photo is resized (short side ``size``, default the training size) and center
+        cropped, its color removed, colorized, and compared: PSNR, SSIM, mean CIEDE2000,
+        colorfulness of the output and of the reference.
+
+        Parameters
+        ----------
+        data_source : folder or list of paths
+        split : {None, "train", "validation", "test"}
+            Score only that split (same hash split as ``fit``, with 5% / 5% held out).
+        """
+        size = int(size or self.config["image_size"])
+        references = _reference_crops(data_source, size, split)
+        per_image = []
+        for start in range(0, len(references), 8):
+            batch = references[start:start + 8]
+            outs = self.colorize([r for r in batch], annealing_temperature=annealing_temperature,
+                                 render_size=size)
+            per_image += [metrics.image_metrics(r, o) for r, o in zip(batch, outs)]
+        return metrics.mean_metrics(per_image)
+
+    # ----------------------------------------------------------- save / load
+    def save(self, path, *, overwrite=False):
+        """Write a preset folder (config.json, model.weights.h5, metadata.json)."""
+        return presets.write_preset(path, self.config, self.model.save_weights,
+                                    self._full_metadata(), overwrite=overwrite)
+
+    def _full_metadata(self):
+        return {**self.metadata, "bwcolor_version": _version(), "keras_version": keras.__version__,
+                "parameters": int(self.model.count_params()),
+                "flops_per_256px_image": architectures.flops(self.model, 256)}
+
+    def _write_metadata_into(self, folder):
+        tmp = Path(folder) / ".metadata.json.tmp"
+        tmp.write_text(json.dumps(self._full_metadata(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp, Path(folder) / presets.METADATA_FILE)
+
+    @classmethod
+    def from_preset(cls, name_or_dir):
+        """Load a built-in preset (``"default"``...) or a preset/run folder.
+
+        Nothing from the folder is executed: the config is validated, the architecture is rebuilt
+        from bwcolor's registry, and weights are loaded from HDF5.
+        """
+        folder, config, metadata = presets.read_preset(name_or_dir)
+        obj = cls.__new__(cls)
+        obj.config = {**config, "mixed_precision": None}
+        obj.config.setdefault("format_version", presets.FORMAT_VERSION)
+        obj.config.setdefault("architecture_config", {})
+        obj.config.setdefault("loss_config", {})
+        obj.metadata = metadata
+        obj.report = None
+        obj.model = obj._build_model()
+        obj._multiple = architectures.input_multiple(obj.model)
+        obj._stride = architectures.output_stride(obj.model)
+        try:
+            obj.model.load_weights(folder / presets.WEIGHTS_FILE)
+        except Exception as e:
+            raise ValueError(f"weights do not match the preset's architecture. "
+                             f"Received: path={str(folder / presets.WEIGHTS_FILE)!r}: {e}") from None
+        return obj
+
+    def __repr__(self):
+        c = self.config
+        return (f"Colorizer(architecture={c['architecture']!r}, image_size={c['image_size']}, "
+                f"loss={c['loss']!r})")
+
+
+def _version():
+    from bwcolor import __version__
+
+    return __version__
+
+
+def _array_to_rgb(arr):
+    """Validate a user's numpy image and return float sRGB (H, W, 3) in [0, 1]."""
+    if arr.dtype.kind not in "uif" or arr.dtype == np.bool_:
+        raise TypeError(f"image array must be uint8/uint16 or float in [0, 1]. Received: dtype={arr.dtype}")
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if arr.ndim == 3 and arr.shape[-1] == 4:
+        arr = arr[..., :3]
+    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] == 3)) or min(arr.shape[:2]) < 1:
+        raise ValueError(f"image array must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4). "
+                         f"Received: shape={arr.shape}")
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)):
+            raise ValueError("image array contains NaN or inf")
+        lo, hi = float(arr.min()), float(arr.max())
+        if lo < 0 or hi > 1:
+            raise ValueError(f"float image values must be in [0, 1]. Received: min={lo:g}, max={hi:g}")
+        rgb = arr.astype(np.float32)
+    elif arr.dtype == np.uint8:
+        rgb = arr.astype(np.float32) / 255.0
+    elif arr.dtype == np.uint16:
+        rgb = arr.astype(np.float32) / 65535.0
+    else:
+        raise TypeError(f"integer image arrays must be uint8 or uint16. Received: dtype={arr.dtype}")
+    return np.repeat(rgb[..., None], 3, -1) if rgb.ndim == 2 else rgb
+
+
+def _join(lightness, ab_small):
+    """Upsample ab to the photo's size and join it with the photo's own L; return uint8 sRGB."""
+    h, w = lightness.shape
+    ab = np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(ab_small[..., c]), mode="F")
+                              .resize((w, h), Image.BILINEAR)) for c in range(2)], axis=-1)
+    lab = np.concatenate([lightness[..., None], ab], axis=-1).astype(np.float32)
+    rgb = color.lab_to_rgb(color.reduce_chroma_to_gamut(lab))
+    return (rgb * 255.0 + 0.5).astype(np.uint8)
+
+
+def _reference_crops(data_source, size, split):
+    """uint8 center crops (short side resized to ``size``) of the photos to evaluate on."""
+    if split is not None:
+        splits, report = data.scan(data_source, image_size=size, min_chroma=0.0)
+        paths = splits[split]
+    elif isinstance(data_source, (str, os.PathLike)) and Path(data_source).is_dir():
+        paths = [p for p in data.find_files(data_source) if data.sniff_format(p)]
+    else:
+        paths = list(data_source)
+    crops = []
+    for p in paths:
+        try:
+            rgb = data.load_rgb(p, min_short_side=size)
+        except ImageDecodeError:
+            continue
+        u8 = (rgb * 255 + 0.5).astype(np.uint8)
+        h, w = u8.shape[:2]
+        s = size / min(h, w)
+        img = Image.fromarray(u8).resize((max(size, round(w * s)), max(size, round(h * s))),
+                                         Image.BILINEAR)
+        x0, y0 = (img.width - size) // 2, (img.height - size) // 2
+        crops.append(np.asarray(img.crop((x0, y0, x0 + size, y0 + size))))
+    if not crops:
+        raise ValueError(f"no readable photos to evaluate. Received: {data_source!r}")
+    return crops

@@ -1,0 +1,97 @@
+"""Figures: comparison sheets (original / colors removed / colorized) and training curves.
+
+matplotlib is imported inside the functions, with the non-interactive Agg backend, so nothing
+here opens a window or slows down ``import bwcolor``.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["plot_comparison", "plot_history"]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path):
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    fig.savefig(tmp, dpi=fig.dpi, bbox_inches="tight")
+    os.replace(tmp, path)
+
+
+def plot_comparison(images, colorizers, path=None, *, titles=None, render_size=None,
+                    include_gray=True):
+    """Side-by-side sheet: one row per photo; original, colors removed, then each colorizer.
+
+    Parameters
+    ----------
+    images : list of paths, PIL images or arrays
+    colorizers : Colorizer, or dict ``{column title: Colorizer}``
+    path : path, optional
+        Write a PNG there (atomically). The figure is returned either way.
+    """
+    from bwcolor import color
+    from bwcolor.colorizer import Colorizer, _array_to_rgb
+    from bwcolor.data import load_rgb
+
+    if isinstance(colorizers, Colorizer):
+        colorizers = {"colorized": colorizers}
+    originals = []
+    for image in images:
+        if isinstance(image, (str, os.PathLike)):
+            originals.append(load_rgb(image))
+        else:
+            originals.append(_array_to_rgb(np.asarray(image)))
+    columns = ["original"] + (["colors removed"] if include_gray else []) + list(colorizers)
+    outputs = {name: c.colorize(originals, render_size=render_size) for name, c in colorizers.items()}
+    plt = _pyplot()
+    n = len(originals)
+    fig, axes = plt.subplots(n, len(columns), figsize=(3 * len(columns), 3 * n), squeeze=False,
+                             dpi=100)
+    for r, rgb in enumerate(originals):
+        cells = [rgb]
+        if include_gray:
+            cells.append(np.repeat(color.rgb_to_gray(rgb)[..., None], 3, -1))
+        cells += [outputs[name][r] for name in colorizers]
+        for c, (ax, img) in enumerate(zip(axes[r], cells)):
+            ax.imshow(img)
+            ax.set_axis_off()
+            if r == 0:
+                ax.set_title((titles or columns)[c])
+    fig.tight_layout()
+    if path is not None:
+        _save(fig, path)
+    return fig
+
+
+def plot_history(csv_path, png_path=None):
+    """Plot loss and validation loss per epoch from a run's ``history.csv``."""
+    with open(csv_path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    epochs = [int(r["epoch"]) for r in rows]
+    for key in ("loss", "val_loss"):
+        if rows and key in rows[0]:
+            ax.plot(epochs, [float(r[key]) for r in rows], marker="o", label=key)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    if png_path is not None:
+        _save(fig, png_path)
+        plt.close(fig)
+    return fig
