@@ -5,6 +5,7 @@ Everything else in bwcolor is backend-agnostic ``keras.ops`` code.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -48,6 +49,31 @@ def enable_compilation_cache(path=None):
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     return path
+
+
+@contextlib.contextmanager
+def weights_will_be_loaded():
+    """Build models inside this block when their weights are loaded right after.
+
+    Random initializers are wasted work then, and on JAX each one compiles a program per kernel
+    shape: building the default net took 8.6 s cold on a 2-core CPU, 1.2 s with zero
+    initializers. Layers created inside the block get ``initializer="zeros"``.
+    """
+    import keras
+
+    original = keras.layers.Layer.add_weight
+
+    def add_weight(self, *args, **kwargs):
+        if args:  # add_weight(shape, initializer, ...): keep the shape, drop the initializer
+            args = args[:1]
+        kwargs["initializer"] = "zeros"
+        return original(self, *args, **kwargs)
+
+    keras.layers.Layer.add_weight = add_weight
+    try:
+        yield
+    finally:
+        keras.layers.Layer.add_weight = original
 
 
 def devices():

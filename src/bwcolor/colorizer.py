@@ -148,7 +148,7 @@ class Colorizer:
     def fit(self, data_source, epochs=10, batch_size=16, validation_split=0.05, *,
             test_split=0.05, checkpoint_dir=None, resume=False, mixed_precision="auto",
             steps_per_epoch=None, validation_data=None, degradations=None, cache_dir=None,
-            workers=2, seed=0, time_budget=None, distribute=None, verbose="auto", callbacks=None):
+            workers=2, seed=0, repeats=1, time_budget=None, distribute=None, verbose="auto", callbacks=None):
         """Train on a folder (or list) of color photos, or on a ``keras.utils.PyDataset``.
 
         Parameters
@@ -167,6 +167,8 @@ class Colorizer:
         mixed_precision : {"auto", "bfloat16", "float16", None}
             "auto" picks bfloat16 on the torch backend on CPUs with AMX/AVX-512 BF16 (the fast
             path there) and float32 elsewhere. Losses and ab decoding stay in float32.
+        repeats : int
+            Visit every training photo this many times per epoch (different random crops).
         degradations : Degradations or True, optional
             Old-photo damage applied to the input L during training (True: the defaults).
         time_budget : float, optional
@@ -209,10 +211,12 @@ class Colorizer:
                 raise ValueError(f"no usable training photos.\n{self.report}")
             if degradations is True:
                 degradations = data.Degradations()
+            elif degradations is False:
+                degradations = None
             common = dict(image_size=self.config["image_size"], batch_size=batch_size,
                           output_stride=self._stride, cache_dir=cache_dir, seed=seed,
                           workers=workers)
-            train_ds = data.ColorizationDataset(splits["train"], training=True,
+            train_ds = data.ColorizationDataset(splits["train"], training=True, repeats=repeats,
                                                 degradations=degradations, **common)
             val_ds = validation_data
             if val_ds is None and splits["validation"]:
@@ -394,10 +398,22 @@ class Colorizer:
         return metrics.mean_metrics(per_image)
 
     # ----------------------------------------------------------- save / load
-    def save(self, path, *, overwrite=False):
-        """Write a preset folder (config.json, model.weights.h5, metadata.json)."""
-        return presets.write_preset(path, self.config, self.model.save_weights,
-                                    self._full_metadata(), overwrite=overwrite)
+    def save(self, path, *, overwrite=False, weights_dtype="float32"):
+        """Write a preset folder (config.json, model.weights.h5, metadata.json).
+
+        Only the model's weights are stored, never optimizer state (a training run's
+        ``last.keras`` keeps that for ``resume``). ``weights_dtype="float16"`` halves the file;
+        weights are cast back to the model's dtype when loaded.
+        """
+        if weights_dtype not in ("float32", "float16"):
+            raise ValueError(f"weights_dtype must be 'float32' or 'float16'. "
+                             f"Received: weights_dtype={weights_dtype!r}")
+
+        def save_weights(file):
+            presets.save_model_weights(self.model, file, weights_dtype)
+
+        meta = {**self._full_metadata(), "weights_dtype": weights_dtype}
+        return presets.write_preset(path, self.config, save_weights, meta, overwrite=overwrite)
 
     def _full_metadata(self):
         return {**self.metadata, "bwcolor_version": _version(), "keras_version": keras.__version__,
@@ -424,7 +440,8 @@ class Colorizer:
         obj.config.setdefault("loss_config", {})
         obj.metadata = metadata
         obj.report = None
-        obj.model = obj._build_model()
+        with _backend.weights_will_be_loaded():
+            obj.model = obj._build_model()
         obj._multiple = architectures.input_multiple(obj.model)
         obj._stride = architectures.output_stride(obj.model)
         try:
@@ -481,6 +498,18 @@ def _join(lightness, ab_small):
     lab = np.concatenate([lightness[..., None], ab], axis=-1).astype(np.float32)
     rgb = color.lab_to_rgb(color.reduce_chroma_to_gamut(lab))
     return (rgb * 255.0 + 0.5).astype(np.uint8)
+
+
+def evaluate_gray_baseline(data_source, *, split=None, size=256):
+    """Scores of the gray baseline (a* = b* = 0: the photo with its colors removed)."""
+    references = _reference_crops(data_source, size, split)
+    per_image = []
+    for ref in references:
+        lightness = color.rgb_to_lab(ref / 255.0)[..., :1]
+        gray = color.lab_to_rgb(np.concatenate([lightness, np.zeros_like(lightness),
+                                                np.zeros_like(lightness)], axis=-1))
+        per_image.append(metrics.image_metrics(ref, (gray * 255 + 0.5).astype(np.uint8)))
+    return metrics.mean_metrics(per_image)
 
 
 def _reference_crops(data_source, size, split):

@@ -92,6 +92,45 @@ def read_preset(name_or_dir):
     return folder, config, metadata
 
 
+def save_model_weights(model, path, dtype="float32"):
+    """Save only the model's own weights (no optimizer state) to an HDF5 file.
+
+    ``keras.Model.save_weights`` also stores the optimizer's slots once a model is compiled
+    (3x the size with Adam); presets are for inference and sharing, so that group is dropped.
+    With ``dtype="float16"`` float32 arrays are stored in half precision (Keras casts them back
+    on load).
+    """
+    import h5py
+    import numpy as np
+
+    tmp = str(path) + ".full.weights.h5"
+    model.save_weights(tmp)
+
+    def copy_group(src, dst):
+        for key, value in src.attrs.items():
+            dst.attrs[key] = value
+        for key, item in src.items():
+            if isinstance(item, h5py.Group):
+                copy_group(item, dst.create_group(key))
+            else:
+                data = item[()]
+                if dtype != "float32" and getattr(data, "dtype", None) == np.float32:
+                    data = data.astype(dtype)
+                new = dst.create_dataset(key, data=data)
+                for k, v in item.attrs.items():
+                    new.attrs[k] = v
+
+    try:
+        with h5py.File(tmp, "r") as src, h5py.File(path, "w") as dst:
+            for key, value in src.attrs.items():
+                dst.attrs[key] = value
+            for key, item in src.items():
+                if key != "optimizer":
+                    copy_group(item, dst.create_group(key))
+    finally:
+        os.remove(tmp)
+
+
 def _write_json(path, obj):
     with open(path, "w", encoding="utf-8") as f:
         json.dump(obj, f, indent=2, sort_keys=True)

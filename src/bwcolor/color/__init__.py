@@ -26,6 +26,10 @@ __all__ = [
 ]
 
 
+# Linear-light slack before a color counts as out of gamut (float rounding, not color).
+_GAMUT_TOLERANCE = 1e-6
+
+
 def _as_float(x, name):
     x = np.asarray(x)
     if x.dtype.kind not in "fiub":
@@ -179,7 +183,7 @@ def lab_to_rgb(lab, *, return_clipped=False):
     dtype = lab.dtype
     linear = _linear_from_lab(lab, clip=False)
     # Clip linear light before the transfer function: the power of a negative is undefined.
-    out_of_gamut = np.any((linear < -1e-6) | (linear > 1 + 1e-6), axis=-1)
+    out_of_gamut = np.any((linear < -_GAMUT_TOLERANCE) | (linear > 1 + _GAMUT_TOLERANCE), axis=-1)
     rgb = _linear_to_srgb(np.clip(linear, 0.0, 1.0))
     rgb = np.clip(rgb, 0.0, 1.0).astype(dtype)
     if return_clipped:
@@ -202,14 +206,14 @@ def reduce_chroma_to_gamut(lab, *, iterations=10):
 
     Returns
     -------
-    lab : ndarray, same shape and dtype, with every pixel inside the sRGB gamut (to 1e-3).
+    lab : ndarray, same shape and dtype, with every pixel inside the sRGB gamut.
     """
     lab = np.array(_as_float(lab, "lab"), copy=True)
     _check_channels(lab, "lab")
     lab[..., 0] = np.clip(lab[..., 0], 0.0, 100.0)
 
     def out_of_gamut(x):
-        return np.abs(_linear_from_lab(x, clip=False) - 0.5).max(-1) > 0.5 + 1e-4
+        return np.abs(_linear_from_lab(x, clip=False) - 0.5).max(-1) > 0.5 + _GAMUT_TOLERANCE
 
     flat = lab.reshape(-1, 3)
     bad = np.flatnonzero(out_of_gamut(flat))

@@ -183,6 +183,9 @@ class ColorizationDataset(keras.utils.PyDataset):
         Keep each photo decoded and resized as uint8 ``.npy`` here, memory-mapped on reuse.
     seed : int
         Everything random derives from (seed, epoch, index): reproducible with any worker count.
+    repeats : int
+        Each epoch visits every photo this many times (different random crops): makes an epoch
+        long enough to amortize validation and checkpointing on small photo folders.
     workers, use_multiprocessing, max_queue_size
         As for :class:`keras.utils.PyDataset`. Threads are the default: process workers can hang
         with JAX on GPU (keras-team/keras#20619).
@@ -190,7 +193,7 @@ class ColorizationDataset(keras.utils.PyDataset):
 
     def __init__(self, paths, image_size, batch_size, *, training, output_stride=1,
                  degradations=None, cache_dir=None, seed=0, workers=1,
-                 use_multiprocessing=False, max_queue_size=10):
+                 use_multiprocessing=False, max_queue_size=10, repeats=1):
         super().__init__(workers=workers, use_multiprocessing=use_multiprocessing,
                          max_queue_size=max_queue_size)
         self.paths = [Path(p) for p in paths]
@@ -206,16 +209,18 @@ class ColorizationDataset(keras.utils.PyDataset):
         self.degradations = degradations
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.seed = int(seed)
+        self.repeats = max(1, int(repeats))
         self.epoch = 0
         self._order = self._make_order()
 
     def _make_order(self):
         if not self.training:
             return np.arange(len(self.paths))
-        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.paths))
+        rng = np.random.default_rng([self.seed, self.epoch])
+        return np.concatenate([rng.permutation(len(self.paths)) for _ in range(self.repeats)])
 
     def __len__(self):
-        n = len(self.paths) / self.batch_size
+        n = len(self._order) / self.batch_size
         # Training drops the ragged last batch: one batch shape means one compiled train step.
         return max(1, math.floor(n)) if self.training else math.ceil(n)
 
@@ -288,8 +293,8 @@ class ColorizationDataset(keras.utils.PyDataset):
             raise IndexError(f"batch index out of range. Received: index={index}, len={len(self)}")
         idx = self._order[index * self.batch_size:(index + 1) * self.batch_size]
         xs, ys = [], []
-        for j in idx:
-            rng = np.random.default_rng([self.seed, self.epoch, int(j)])
+        for k, j in enumerate(idx):
+            rng = np.random.default_rng([self.seed, self.epoch, index * self.batch_size + k])
             x, y = self.example(self.paths[j], rng)
             xs.append(x)
             ys.append(y)

@@ -1,0 +1,5 @@
+import sys
+
+from bwcolor.cli import main
+
+sys.exit(main())

@@ -1,0 +1,46 @@
+"""Shared fixtures: real sample photos on disk, a deterministic hypothesis profile, a JAX cache."""
+
+import os
+
+# Test modules import keras directly; pick bwcolor's default backend before any of them does.
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci", max_examples=40, deadline=None, derandomize=True, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", max_examples=200, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _jax_compilation_cache(tmp_path_factory):
+    """Reuse XLA compiles across tests: the same model and shapes recur in many of them."""
+    from bwcolor import _backend
+
+    _backend.enable_compilation_cache(tmp_path_factory.mktemp("jax_cache"))
+
+
+@pytest.fixture(scope="session")
+def photo_dir(tmp_path_factory):
+    """The six real sample photos as JPEGs, short side 80 px."""
+    from bwcolor.data import write_sample_folder
+
+    folder = tmp_path_factory.mktemp("photos")
+    write_sample_folder(folder, short_side=80)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def photos():
+    from bwcolor.data import sample_photos
+
+    return sample_photos()
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
