@@ -191,6 +191,8 @@ class Colorizer:
             state = json.loads((run / "state.json").read_text(encoding="utf-8"))
             self.config = presets.validate_config(state["config"])
             self.metadata = state.get("metadata", {})
+            # Before scanning the photos: a bad checkpoint should fail in a second, not an hour.
+            resumed_model = keras.models.load_model(run / "last.keras", safe_mode=True)
         else:
             self.config["mixed_precision"] = _resolve_mixed_precision(mixed_precision)
         self._setup_distribution(distribute, batch_size)
@@ -226,7 +228,7 @@ class Colorizer:
             self._estimate_rebalancing_weights(splits["train"] if splits else train_ds)
 
         if resume:
-            self.model = keras.models.load_model(run / "last.keras", safe_mode=True)
+            self.model = resumed_model
             initial_epoch = int(state["epoch"])
         else:
             self.model.compile(optimizer=self._optimizer(), loss=self._loss())
@@ -351,6 +353,9 @@ class Colorizer:
         uint8 array (H, W, 3), or a list of them for a list input.
         """
         single = _is_single(images)
+        if not single and not isinstance(images, (list, tuple)):
+            raise TypeError(f"images must be a path, a PIL image, a numpy array, or a list of "
+                            f"these. Received: {type(images).__name__}")
         items = [images] if single else list(images)
         results = [None] * len(items)
         prepared = []

@@ -1,0 +1,207 @@
+import json
+import shutil
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from bwcolor import Colorizer, color, presets
+
+TINY = dict(widths=(8, 8), blocks=(1, 1))
+
+
+@pytest.fixture(scope="module")
+def trained(photo_dir, tmp_path_factory):
+    """One tiny default model trained for two epochs on the six sample photos, with a run folder."""
+    run = tmp_path_factory.mktemp("run")
+    c = Colorizer("default", image_size=32, architecture_config=TINY)
+    history = c.fit(photo_dir, epochs=2, batch_size=2, validation_split=0.2, test_split=0.2,
+                    checkpoint_dir=run, verbose=0)
+    return c, run, history
+
+
+def test_fit_writes_a_complete_run_folder(trained):
+    c, run, history = trained
+    assert len(history.history["loss"]) == 2 and np.all(np.isfinite(history.history["loss"]))
+    assert {"last.keras", "best", "history.csv", "curves.png", "state.json"} <= {p.name for p in run.iterdir()}
+    state = json.loads((run / "state.json").read_text())
+    assert state["epoch"] == 2
+    assert c.report.found == 6 and c.report.n_used == 6
+    assert set(c.metadata["test_metrics"]) >= {"psnr", "ssim", "delta_e2000", "colorfulness"}
+    assert len(c.config["loss_config"]["weights"]) == len(c.bins)  # prior from training photos
+    assert (run / "history.csv").read_text().count("\n") == 3
+
+
+def test_colorize_keeps_the_photos_own_lightness(trained, photos):
+    c, _, _ = trained
+    rgb = photos["chelsea"][:101, :157]  # non-square, not a multiple of the stride
+    out = c.colorize(rgb)
+    assert out.shape == rgb.shape and out.dtype == np.uint8
+    L_in = color.rgb_to_lab(rgb / 255.0)[..., 0]
+    L_out = color.rgb_to_lab(out / 255.0)[..., 0]
+    assert np.abs(L_in - L_out).max() < 0.6  # uint8 rounding of the output only
+
+
+def test_colorize_accepts_paths_pil_arrays_and_lists(trained, photo_dir, photos):
+    c, _, _ = trained
+    path = photo_dir / "coffee.jpg"
+    from_path = c.colorize(path)
+    from_pil = c.colorize(Image.open(path))
+    np.testing.assert_array_equal(from_path, from_pil)
+    gray = np.asarray(Image.open(path).convert("L"))
+    outs = c.colorize([str(path), gray, gray[..., None], gray / 255.0])
+    assert isinstance(outs, list) and len(outs) == 4
+    assert all(o.shape == gray.shape + (3,) for o in outs)
+    # color input is reduced to its L first: gray and color versions colorize alike
+    lab_color = c.colorize(photos["coffee"][:64, :96])
+    gray_version = (color.rgb_to_gray(photos["coffee"][:64, :96] / 255.0) * 255 + 0.5).astype(np.uint8)
+    assert np.abs(lab_color.astype(int) - c.colorize(gray_version)).mean() < 2
+
+
+@pytest.mark.parametrize("bad, error, match", [
+    (np.full((8, 8), np.nan, np.float32), ValueError, "NaN"),
+    (np.full((8, 8), 2.0), ValueError, r"\[0, 1\]"),
+    (np.zeros((8, 8), bool), TypeError, "dtype"),
+    (np.zeros((8, 8), np.int64), TypeError, "uint8"),
+    (np.zeros((2, 8, 8, 3), np.uint8), ValueError, "shape"),
+    (np.zeros((0, 8), np.uint8), ValueError, "shape"),
+    (12, TypeError, "path"),
+])
+def test_colorize_rejects_bad_arrays(trained, bad, error, match):
+    with pytest.raises(error, match=match):
+        trained[0].colorize(bad)
+
+
+def test_save_and_from_preset_give_identical_output(trained, photo_dir, tmp_path):
+    c, run, _ = trained
+    c.save(tmp_path / "preset")
+    names = {p.name for p in (tmp_path / "preset").iterdir()}
+    assert names == {"config.json", "model.weights.h5", "metadata.json"}
+    again = Colorizer.from_preset(tmp_path / "preset")
+    path = photo_dir / "rocket.jpg"
+    np.testing.assert_array_equal(again.colorize(path), c.colorize(path))
+    with pytest.raises(FileExistsError, match="overwrite"):
+        c.save(tmp_path / "preset")
+    c.save(tmp_path / "preset", overwrite=True)
+    assert Colorizer.from_preset(run).config["architecture"] == "default"  # a run folder loads too
+
+
+def _stored_dtypes(path):
+    import h5py
+
+    found = []
+    with h5py.File(path / "model.weights.h5", "r") as f:
+        f.visititems(lambda name, obj: found.append(obj.dtype) if isinstance(obj, h5py.Dataset) else None)
+        assert "optimizer" not in f  # presets hold weights only
+    return found
+
+
+def test_float16_weights_halve_the_stored_arrays(trained, tmp_path):
+    c, _, _ = trained
+    c.save(tmp_path / "f32")
+    c.save(tmp_path / "f16", weights_dtype="float16")
+    assert {str(d) for d in _stored_dtypes(tmp_path / "f32")} == {"float32"}
+    assert {str(d) for d in _stored_dtypes(tmp_path / "f16")} == {"float16"}
+    x = np.linspace(0, 1, 32 * 48).reshape(32, 48)
+    diff = Colorizer.from_preset(tmp_path / "f16").colorize(x).astype(int) - c.colorize(x)
+    assert np.abs(diff).max() <= 2
+
+
+def test_resume_continues_with_optimizer_state(photo_dir, tmp_path):
+    run = tmp_path / "run"
+    c = Colorizer("default", image_size=32, architecture_config=TINY)
+    c.fit(photo_dir, epochs=1, batch_size=2, checkpoint_dir=run, verbose=0)
+    saved = keras.models.load_model(run / "last.keras", safe_mode=True)
+    steps = int(keras.ops.convert_to_numpy(saved.optimizer.iterations))
+    assert steps > 0
+    resumed = Colorizer("default", image_size=32, architecture_config=TINY)
+    resumed.fit(photo_dir, epochs=2, batch_size=2, checkpoint_dir=run, resume=True, verbose=0)
+    assert json.loads((run / "state.json").read_text())["epoch"] == 2
+    assert int(keras.ops.convert_to_numpy(resumed.model.optimizer.iterations)) == 2 * steps
+    assert (run / "history.csv").read_text().count("\n") == 3  # header + 2 epochs
+    with pytest.raises(ValueError, match="resume=True"):
+        Colorizer("default", image_size=32, architecture_config=TINY).fit(
+            photo_dir, checkpoint_dir=tmp_path / "empty", resume=True)
+
+
+def test_fit_refuses_a_folder_with_nothing_usable(tmp_path):
+    (tmp_path / "junk.jpg").write_text("no")
+    Image.new("RGB", (8, 8), (200, 10, 10)).save(tmp_path / "tiny.png")
+    c = Colorizer("default", image_size=32, architecture_config=TINY)
+    with pytest.raises(ValueError, match=r"no usable training photos(.|\n)*not an image(.|\n)*smaller"):
+        c.fit(tmp_path, epochs=1, verbose=0)
+
+
+def test_evaluate_returns_all_metrics(trained, photo_dir):
+    scores = trained[0].evaluate(photo_dir)
+    assert set(scores) == {"psnr", "ssim", "delta_e2000", "colorfulness", "colorfulness_reference",
+                           "n_images"}
+    assert scores["n_images"] == 6 and scores["psnr"] > 10 and 0 < scores["ssim"] <= 1
+
+
+def test_colorfulness_known_values():
+    from bwcolor.metrics import colorfulness
+
+    assert colorfulness(np.full((4, 4, 3), 128, np.uint8)) == 0
+    red = np.zeros((4, 4, 3), np.uint8)
+    red[..., 0] = 255  # rg = 255, yb = 127.5, no variance: M = 0.3 * hypot(255, 127.5)
+    assert colorfulness(red) == pytest.approx(0.3 * np.hypot(255, 127.5))
+    assert colorfulness(red / 255.0) == pytest.approx(colorfulness(red))
+
+
+def test_gray_baseline(photo_dir):
+    from bwcolor.colorizer import evaluate_gray_baseline
+
+    scores = evaluate_gray_baseline(photo_dir, size=32)
+    assert scores["colorfulness"] < 0.5 and scores["colorfulness_reference"] > 10
+    assert scores["n_images"] == 6 and scores["delta_e2000"] > 0
+
+
+@pytest.mark.parametrize("patch, match", [
+    ({"surprise": 1}, "unknown keys"),
+    ({"image_size": "big"}, "image_size"),
+    ({"architecture": "nope"}, "unknown architecture"),
+])
+def test_config_json_is_validated(trained, tmp_path, patch, match):
+    trained[0].save(tmp_path / "p")
+    cfg = json.loads((tmp_path / "p" / "config.json").read_text())
+    cfg.update(patch)
+    (tmp_path / "p" / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ValueError, match=match):
+        Colorizer.from_preset(tmp_path / "p")
+
+
+def test_unknown_preset_lists_the_available_ones():
+    with pytest.raises(ValueError, match="default"):
+        Colorizer.from_preset("no-such-preset")
+
+
+def test_lambda_models_are_refused(tmp_path):
+    inputs = keras.Input((4, 4, 1))
+    model = keras.Model(inputs, keras.layers.Lambda(lambda t: t * 2)(inputs))
+    model.save(tmp_path / "evil.keras")
+    with pytest.raises(ValueError, match="[Ll]ambda"):
+        keras.models.load_model(tmp_path / "evil.keras", safe_mode=True)
+    # A run folder's last.keras is loaded the same way by resume
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(tmp_path / "evil.keras", run / "last.keras")
+    (run / "state.json").write_text(json.dumps({"epoch": 1, "best": 1.0, "config": {
+        "architecture": "default", "image_size": 32, "loss": "mse",
+        "architecture_config": TINY}}))
+    with pytest.raises(ValueError, match="[Ll]ambda"):
+        Colorizer("default", image_size=32, architecture_config=TINY).fit(
+            [], checkpoint_dir=run, resume=True, epochs=2)
+
+
+def test_bundled_presets_load_offline_and_colorize():
+    assert {"default", "seed"} <= set(presets.available())
+    c = Colorizer.from_preset("default")
+    assert c.config["architecture"] == "default"
+    meta = c.metadata
+    assert meta["recipe"]["name"] == "default" and "devices" in meta["compute"]
+    out = c.colorize(np.tile(np.linspace(0, 255, 64, dtype=np.uint8), (48, 1)))
+    assert out.shape == (48, 64, 3)
+    size = (presets.BUILTIN_DIR / "default" / "model.weights.h5").stat().st_size
+    assert size < 10 * 2**20

@@ -1,0 +1,230 @@
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bwcolor import data
+from bwcolor.color import rgb_to_lab
+from bwcolor.data import ColorizationDataset, Degradations, ImageDecodeError, load_rgb, scan
+
+
+@pytest.fixture(scope="module")
+def rgb(photos):
+    return photos["coffee"][:120, :160]
+
+
+def _save(img, path, **kw):
+    img.save(path, **kw)
+    return path
+
+
+def test_modes_decode_to_float_rgb(tmp_path, rgb):
+    base = Image.fromarray(rgb)
+    cases = {
+        "rgb.png": base,
+        "gray.png": base.convert("L"),
+        "gray_alpha.png": base.convert("LA"),
+        "rgba.png": base.convert("RGBA"),
+        "palette.gif": base.convert("P"),
+        "cmyk.jpg": base.convert("CMYK"),
+        "photo.webp": base,
+        "photo.bmp": base,
+        "photo.tiff": base,
+    }
+    for name, img in cases.items():
+        load = load_rgb(_save(img, tmp_path / name))
+        assert load.shape == (120, 160, 3) and load.dtype == np.float32, name
+        assert 0 <= load.min() and load.max() <= 1, name
+    # lossless RGB formats reproduce the pixels exactly
+    np.testing.assert_allclose(load_rgb(tmp_path / "rgb.png") * 255, rgb, atol=1e-3)
+
+
+def test_sixteen_bit_gray_keeps_precision(tmp_path):
+    ramp = (np.linspace(0, 65535, 64 * 64).reshape(64, 64)).astype(np.uint16)
+    path = _save(Image.fromarray(ramp), tmp_path / "g16.png")
+    out, is_gray = load_rgb(path, return_is_gray=True)
+    assert is_gray
+    np.testing.assert_allclose(out[..., 0], ramp / 65535.0, atol=1e-6)
+    tiff = _save(Image.fromarray(ramp), tmp_path / "g16.tiff")
+    np.testing.assert_allclose(load_rgb(tiff)[..., 0], ramp / 65535.0, atol=1e-6)
+
+
+def test_transparency_composites_on_white(tmp_path):
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[..., 0] = 255
+    rgba[:, :4, 3] = 255  # left half opaque red, right half transparent
+    out = load_rgb(_save(Image.fromarray(rgba, "RGBA"), tmp_path / "t.png"))
+    np.testing.assert_allclose(out[0, 0], [1, 0, 0])
+    np.testing.assert_allclose(out[0, 7], [1, 1, 1])
+    pal = Image.fromarray(rgba, "RGBA").convert("P")
+    pal.info["transparency"] = pal.getpixel((7, 0))
+    out = load_rgb(_save(pal, tmp_path / "p.png", transparency=pal.getpixel((7, 0))))
+    np.testing.assert_allclose(out[0, 7], [1, 1, 1])
+
+
+def test_exif_orientation_is_applied(tmp_path, rgb):
+    img = Image.fromarray(rgb)  # 160 wide, 120 tall
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    out = load_rgb(_save(img, tmp_path / "rot.jpg", exif=exif.tobytes(), quality=95))
+    assert out.shape[:2] == (160, 120)
+
+
+def test_first_frame_of_animation(tmp_path):
+    frames = [Image.new("RGB", (16, 16), c) for c in [(255, 0, 0), (0, 0, 255)]]
+    path = tmp_path / "anim.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    out = load_rgb(path)
+    assert out[0, 0, 0] > 0.9 and out[0, 0, 2] < 0.1
+
+
+@pytest.mark.parametrize("content, reason", [
+    (b"", "not_image"),
+    (b"hello, I am text", "not_image"),
+])
+def test_non_images_are_refused(tmp_path, content, reason):
+    path = tmp_path / "x.jpg"
+    path.write_bytes(content)
+    with pytest.raises(ImageDecodeError, match="x.jpg") as e:
+        load_rgb(path)
+    assert e.value.reason == reason
+
+
+def test_truncated_and_directory_and_missing(tmp_path, rgb):
+    good = _save(Image.fromarray(rgb), tmp_path / "good.jpg")
+    trunc = tmp_path / "trunc.jpg"
+    trunc.write_bytes(good.read_bytes()[:600])
+    with pytest.raises(ImageDecodeError, match="trunc.jpg") as e:
+        load_rgb(trunc)
+    assert e.value.reason == "unreadable"
+    (tmp_path / "dir.jpg").mkdir()
+    with pytest.raises(ImageDecodeError, match="directory"):
+        load_rgb(tmp_path / "dir.jpg")
+    with pytest.raises(ImageDecodeError, match="not found"):
+        load_rgb(tmp_path / "missing.jpg")
+
+
+def test_decompression_bomb_is_a_clear_error(tmp_path, monkeypatch):
+    path = _save(Image.new("RGB", (200, 200)), tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 200x200 is > 2x the limit
+    with pytest.raises(ImageDecodeError, match="decompression-bomb") as e:
+        load_rgb(path)
+    assert e.value.reason == "too_large"
+
+
+def test_scan_reports_every_exclusion(tmp_path, photos):
+    folder = tmp_path / "mixed"
+    (folder / "sub").mkdir(parents=True)
+    Image.fromarray(photos["astronaut"][:96, :96]).save(folder / "ok.jpg")
+    Image.fromarray(photos["chelsea"][:96, :128]).save(folder / "sub" / "named_wrong.txt", format="PNG")
+    Image.fromarray(photos["astronaut"][:96, :96]).convert("L").save(folder / "gray.png")
+    Image.fromarray(photos["coffee"][:20, :20]).save(folder / "small.png")
+    (folder / "notes.jpg").write_text("not a photo")
+    (folder / "broken.png").write_bytes((folder / "gray.png").read_bytes()[:100])
+    sepia = np.stack([np.linspace(0.3, 0.31, 96 * 96).reshape(96, 96)] * 3, -1)
+    Image.fromarray((sepia * 255).astype(np.uint8)).save(folder / "flat.png")
+    splits, report = scan(folder, image_size=64)
+    assert report.found == 7
+    assert report.n_used == 2  # ok.jpg, and the PNG named .txt (found by content)
+    assert dict(report.skipped) == {"near_gray": 2, "too_small": 1, "not_image": 1, "unreadable": 1}
+    text = str(report)
+    for name in ["gray.png", "small.png", "notes.jpg", "broken.png", "flat.png"]:
+        assert name in text
+    assert report.as_dict()["skipped"]["near_gray"] == 2
+
+
+def test_splits_are_stable_when_files_are_added():
+    names = [f"photo_{i}.jpg" for i in range(400)]
+    before = {n: data.split_of(n) for n in names}
+    more = names + [f"new_{i}.jpg" for i in range(400)]
+    after = {n: data.split_of(n) for n in more}
+    assert all(after[n] == before[n] for n in names)
+    counts = {s: list(before.values()).count(s) for s in data.SPLITS}
+    assert 320 < counts["train"] < 400 and counts["test"] > 5 and counts["validation"] > 5
+    with pytest.raises(ValueError, match="Received"):
+        data.split_of("x", (0.5, 0.2, 0.2))
+
+
+def test_find_files_survives_symlink_loops(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "loop").symlink_to(tmp_path, target_is_directory=True)
+    (tmp_path / "a" / "f.png").write_bytes(b"")
+    assert data.find_files(tmp_path) == [tmp_path / "a" / "f.png"]
+
+
+@pytest.fixture(scope="module")
+def photo_paths(photo_dir):
+    splits, report = scan(photo_dir, image_size=32, fractions=(1.0, 0.0, 0.0))
+    assert report.n_used == 6
+    return splits["train"]
+
+
+def test_batches_have_the_right_shapes_and_ranges(photo_paths):
+    ds = ColorizationDataset(photo_paths, 32, 4, training=True, output_stride=4)
+    assert len(ds) == 1  # the ragged last batch is dropped in training
+    x, y = ds[0]
+    assert x.shape == (4, 32, 32, 1) and y.shape == (4, 8, 8, 2)
+    assert x.dtype == np.float32 and y.dtype == np.float32
+    assert -1 <= x.min() and x.max() <= 1 and np.abs(y).max() < 1
+    ev = ColorizationDataset(photo_paths, 32, 4, training=False)
+    assert len(ev) == 2 and ev[1][0].shape == (2, 32, 32, 1)
+
+
+def test_eval_batches_are_exact_lab_of_center_crops(photo_paths):
+    ds = ColorizationDataset(photo_paths[:1], 32, 1, training=False)
+    x, y = ds[0]
+    # JPEG decoding at reduced scale (draft) is part of the pipeline
+    u8 = (load_rgb(photo_paths[0], min_short_side=32) * 255 + 0.5).astype(np.uint8)
+    img = Image.fromarray(u8)
+    s = 32 / min(img.size)
+    img = img.resize((max(32, round(img.width * s)), max(32, round(img.height * s))), Image.BILINEAR)
+    x0, y0 = (img.width - 32) // 2, (img.height - 32) // 2
+    lab = rgb_to_lab(np.asarray(img.crop((x0, y0, x0 + 32, y0 + 32))) / 255.0)
+    np.testing.assert_allclose(x[0, ..., 0], lab[..., 0] / 50 - 1, atol=1e-4)
+    np.testing.assert_allclose(y[0], lab[..., 1:] / 128, atol=1e-4)
+
+
+def test_determinism_under_a_seed(photo_paths, tmp_path):
+    a = ColorizationDataset(photo_paths, 32, 2, training=True, seed=3, degradations=Degradations())
+    b = ColorizationDataset(photo_paths, 32, 2, training=True, seed=3, degradations=Degradations(),
+                            cache_dir=tmp_path / "cache")
+    for i in range(len(a)):
+        np.testing.assert_array_equal(a[i][0], b[i][0])
+        np.testing.assert_array_equal(a[i][1], b[i][1])
+    assert len(os.listdir(tmp_path / "cache")) == len(photo_paths)
+    np.testing.assert_array_equal(b[0][0], a[0][0])  # second pass reads the memory-mapped cache
+    c = ColorizationDataset(photo_paths, 32, 2, training=True, seed=4)
+    assert not np.array_equal(a[0][1], c[0][1])
+    a.on_epoch_end()
+    assert not np.array_equal(a[0][1], b[0][1])  # a new epoch reshuffles
+
+
+def test_degradations_touch_input_only(photo_paths):
+    plain = ColorizationDataset(photo_paths, 32, 2, training=True, seed=1)
+    damaged = ColorizationDataset(photo_paths, 32, 2, training=True, seed=1,
+                                  degradations=Degradations(probability=1.0))
+    (x0, y0), (x1, y1) = plain[0], damaged[0]
+    np.testing.assert_array_equal(y0, y1)
+    assert not np.allclose(x0, x1)
+    assert -1 <= x1.min() and x1.max() <= 1
+    with pytest.raises(ValueError, match="unknown degradation"):
+        Degradations(kinds=["scratches"])
+
+
+def test_repeats_lengthen_an_epoch(photo_paths):
+    ds = ColorizationDataset(photo_paths, 32, 2, training=True, repeats=3)
+    assert len(ds) == 9
+
+
+def test_empty_dataset_is_an_error():
+    with pytest.raises(ValueError, match="no images"):
+        ColorizationDataset([], 32, 2, training=True)
+
+
+def test_sample_photos_are_real_color_photos(photos):
+    assert {"astronaut", "chelsea", "coffee", "rocket", "motorcycle", "grace_hopper"} <= set(photos)
+    for name, img in photos.items():
+        assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3, name
+        chroma = np.hypot(*rgb_to_lab(img[::8, ::8] / 255.0)[..., 1:].transpose(2, 0, 1)).mean()
+        assert chroma > 2, name
