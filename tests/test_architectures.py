@@ -34,7 +34,7 @@ def test_registry():
     assert architectures.available() == sorted(TINY)
     with pytest.raises(ValueError, match="unknown architecture"):
         architectures.get("resnet")
-    with pytest.raises(ValueError, match="unknown config.*depthh"):
+    with pytest.raises(ValueError, match=r"unknown config.*depthh"):
         architectures.get("unet", depthh=3)
 
 
@@ -64,10 +64,10 @@ def test_fully_convolutional_on_non_square_inputs():
 
 def test_tutorial_beta_layer_for_layer():
     model = architectures.get("wallner_beta")
-    convs = [l for l in model.layers if isinstance(l, keras.layers.Conv2D)]
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     assert [c.filters for c in convs] == [64, 64, 128, 128, 256, 256, 512, 256, 128, 64, 32, 2]
     assert [c.strides[0] for c in convs] == [1, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 1]
-    assert sum(isinstance(l, keras.layers.UpSampling2D) for l in model.layers) == 3
+    assert sum(isinstance(layer, keras.layers.UpSampling2D) for layer in model.layers) == 3
     assert model.layers[-1].__class__.__name__ == "UpSampling2D"
     assert model.count_params() == 3_892_194
 
@@ -92,7 +92,7 @@ def test_backbone_fusion_uses_a_passed_model(tmp_path):
     backbone = keras.Model(backbone_in, keras.layers.Dense(5, activation="softmax")(feat), name="tiny_backbone")
     model = architectures.get("wallner_full", backbone=backbone, backbone_input_size=32,
                               width_scale=0.0625)
-    assert any(l.name == "tiny_backbone" for l in model.layers)
+    assert any(layer.name == "tiny_backbone" for layer in model.layers)
     x, _ = run_model_test(model, losses.RegressionLoss(), 16)
     run_serialization_test(model, x, tmp_path)
 

@@ -47,12 +47,14 @@ def test_colorize_accepts_paths_pil_arrays_and_lists(trained, photo_dir, photos)
     c, _, _ = trained
     path = photo_dir / "coffee.jpg"
     from_path = c.colorize(path)
-    from_pil = c.colorize(Image.open(path))
+    with Image.open(path) as im:
+        from_pil = c.colorize(im)
     np.testing.assert_array_equal(from_path, from_pil)
-    gray = np.asarray(Image.open(path).convert("L"))
+    with Image.open(path) as im:
+        gray = np.asarray(im.convert("L"))
     outs = c.colorize([str(path), gray, gray[..., None], gray / 255.0])
     assert isinstance(outs, list) and len(outs) == 4
-    assert all(o.shape == gray.shape + (3,) for o in outs)
+    assert all(o.shape == (*gray.shape, 3) for o in outs)
     # color input is reduced to its L first: gray and color versions colorize alike
     lab_color = c.colorize(photos["coffee"][:64, :96])
     gray_version = (color.rgb_to_gray(photos["coffee"][:64, :96] / 255.0) * 255 + 0.5).astype(np.uint8)
@@ -181,7 +183,7 @@ def test_lambda_models_are_refused(tmp_path):
     inputs = keras.Input((4, 4, 1))
     model = keras.Model(inputs, keras.layers.Lambda(lambda t: t * 2)(inputs))
     model.save(tmp_path / "evil.keras")
-    with pytest.raises(ValueError, match="[Ll]ambda"):
+    with pytest.raises(ValueError, match=r"[Ll]ambda"):
         keras.models.load_model(tmp_path / "evil.keras", safe_mode=True)
     # A run folder's last.keras is loaded the same way by resume
     run = tmp_path / "run"
@@ -190,7 +192,7 @@ def test_lambda_models_are_refused(tmp_path):
     (run / "state.json").write_text(json.dumps({"epoch": 1, "best": 1.0, "config": {
         "architecture": "default", "image_size": 32, "loss": "mse",
         "architecture_config": TINY}}))
-    with pytest.raises(ValueError, match="[Ll]ambda"):
+    with pytest.raises(ValueError, match=r"[Ll]ambda"):
         Colorizer("default", image_size=32, architecture_config=TINY).fit(
             [], checkpoint_dir=run, resume=True, epochs=2)
 

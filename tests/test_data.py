@@ -35,7 +35,7 @@ def test_modes_decode_to_float_rgb(tmp_path, rgb):
     for name, img in cases.items():
         load = load_rgb(_save(img, tmp_path / name))
         assert load.shape == (120, 160, 3) and load.dtype == np.float32, name
-        assert 0 <= load.min() and load.max() <= 1, name
+        assert load.min() >= 0 and load.max() <= 1, name
     # lossless RGB formats reproduce the pixels exactly
     np.testing.assert_allclose(load_rgb(tmp_path / "rgb.png") * 255, rgb, atol=1e-3)
 
@@ -86,7 +86,7 @@ def test_first_frame_of_animation(tmp_path):
 def test_non_images_are_refused(tmp_path, content, reason):
     path = tmp_path / "x.jpg"
     path.write_bytes(content)
-    with pytest.raises(ImageDecodeError, match="x.jpg") as e:
+    with pytest.raises(ImageDecodeError, match=r"x.jpg") as e:
         load_rgb(path)
     assert e.value.reason == reason
 
@@ -95,7 +95,7 @@ def test_truncated_and_directory_and_missing(tmp_path, rgb):
     good = _save(Image.fromarray(rgb), tmp_path / "good.jpg")
     trunc = tmp_path / "trunc.jpg"
     trunc.write_bytes(good.read_bytes()[:600])
-    with pytest.raises(ImageDecodeError, match="trunc.jpg") as e:
+    with pytest.raises(ImageDecodeError, match=r"trunc.jpg") as e:
         load_rgb(trunc)
     assert e.value.reason == "unreadable"
     (tmp_path / "dir.jpg").mkdir()
@@ -124,7 +124,7 @@ def test_scan_reports_every_exclusion(tmp_path, photos):
     (folder / "broken.png").write_bytes((folder / "gray.png").read_bytes()[:100])
     sepia = np.stack([np.linspace(0.3, 0.31, 96 * 96).reshape(96, 96)] * 3, -1)
     Image.fromarray((sepia * 255).astype(np.uint8)).save(folder / "flat.png")
-    splits, report = scan(folder, image_size=64)
+    _splits, report = scan(folder, image_size=64)
     assert report.found == 7
     assert report.n_used == 2  # ok.jpg, and the PNG named .txt (found by content)
     assert dict(report.skipped) == {"near_gray": 2, "too_small": 1, "not_image": 1, "unreadable": 1}
@@ -166,7 +166,7 @@ def test_batches_have_the_right_shapes_and_ranges(photo_paths):
     x, y = ds[0]
     assert x.shape == (4, 32, 32, 1) and y.shape == (4, 8, 8, 2)
     assert x.dtype == np.float32 and y.dtype == np.float32
-    assert -1 <= x.min() and x.max() <= 1 and np.abs(y).max() < 1
+    assert x.min() >= -1 and x.max() <= 1 and np.abs(y).max() < 1
     ev = ColorizationDataset(photo_paths, 32, 4, training=False)
     assert len(ev) == 2 and ev[1][0].shape == (2, 32, 32, 1)
 
@@ -207,7 +207,7 @@ def test_degradations_touch_input_only(photo_paths):
     (x0, y0), (x1, y1) = plain[0], damaged[0]
     np.testing.assert_array_equal(y0, y1)
     assert not np.allclose(x0, x1)
-    assert -1 <= x1.min() and x1.max() <= 1
+    assert x1.min() >= -1 and x1.max() <= 1
     with pytest.raises(ValueError, match="unknown degradation"):
         Degradations(kinds=["scratches"])
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from pathlib import Path
@@ -520,7 +519,7 @@ def evaluate_gray_baseline(data_source, *, split=None, size=256):
 def _reference_crops(data_source, size, split):
     """uint8 center crops (short side resized to ``size``) of the photos to evaluate on."""
     if split is not None:
-        splits, report = data.scan(data_source, image_size=size, min_chroma=0.0)
+        splits, _report = data.scan(data_source, image_size=size, min_chroma=0.0)
         paths = splits[split]
     elif isinstance(data_source, (str, os.PathLike)) and Path(data_source).is_dir():
         paths = [p for p in data.find_files(data_source) if data.sniff_format(p)]

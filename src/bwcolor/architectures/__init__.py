@@ -77,7 +77,7 @@ def _spatial_stride(model, probe=64):
 
 def output_stride(model):
     """Input size over output size: 1 for full-resolution heads, 4 for ``default``."""
-    return int(round(_spatial_stride(model, probe=64 * input_multiple(model))))
+    return round(_spatial_stride(model, probe=64 * input_multiple(model)))
 
 
 def input_multiple(model):
@@ -104,12 +104,13 @@ def flops(model, image_size=256):
     Training costs about 3x this (forward + two backward products). Nested models (a
     pretrained backbone) are counted at their own fixed input size.
     """
-    counted = [l for l in model.layers if _conv_like(l) or isinstance(l, keras.layers.Dense)]
-    nested = [l for l in model.layers if isinstance(l, keras.Model)]
+    counted = [layer for layer in model.layers
+               if _conv_like(layer) or isinstance(layer, keras.layers.Dense)]
+    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
     total = sum(flops(m, m.input_shape[1]) for m in nested)
     if not counted:
         return total
-    probe = keras.Model(model.inputs, [l.output for l in counted])
+    probe = keras.Model(model.inputs, [layer.output for layer in counted])
     specs = probe.compute_output_spec(keras.KerasTensor((1, image_size, image_size, 1)))
     specs = specs if isinstance(specs, (list, tuple)) else [specs]
     for layer, spec in zip(counted, specs):
@@ -150,9 +151,7 @@ def _walk(model):
         known = [fields.get(id(t), (1.0, 1.0)) for t in ins]
         rf = max(f for f, _ in known)
         jump = min(j for _, j in known)
-        if isinstance(layer, keras.Model) or isinstance(
-                layer, (keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D,
-                        keras.layers.Flatten, keras.layers.Resizing)):
+        if isinstance(layer, (keras.Model, keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D, keras.layers.Flatten, keras.layers.Resizing)):
             rf = math.inf
         elif isinstance(layer, keras.layers.Conv2DTranspose):
             jump /= layer.strides[0]

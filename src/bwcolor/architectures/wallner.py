@@ -95,7 +95,7 @@ def wallner_full(head="regression", num_bins=313, backbone=None, backbone_input_
     width_scale : float
         Multiplies every encoder/decoder width (1.0 is the paper's net).
     """
-    w = lambda c: max(4, int(round(c * width_scale)))  # noqa: E731
+    w = lambda c: max(4, round(c * width_scale))  # noqa: E731
     inputs = keras.Input((None, None, 1), name="L")
     x = _conv(inputs, w(64), strides=2)
     x = _conv(x, w(128))

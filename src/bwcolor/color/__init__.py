@@ -15,11 +15,11 @@ from bwcolor.color import _constants as C
 __all__ = [
     "ab_to_target",
     "gray_to_l",
-    "l_to_input",
     "input_to_l",
+    "l_to_input",
     "lab_to_rgb",
-    "rgb_to_gray",
     "reduce_chroma_to_gamut",
+    "rgb_to_gray",
     "rgb_to_lab",
     "target_to_ab",
     "uint8_rgb_to_lab",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bwcolor.data.decode import sniff_format
 
-__all__ = ["find_files", "split_of", "SPLITS"]
+__all__ = ["SPLITS", "find_files", "split_of"]
 
 SPLITS = ("train", "validation", "test")
 

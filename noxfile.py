@@ -1,0 +1,56 @@
+"""Every way to lint, test, document and benchmark bwcolor: `nox -l` lists the sessions."""
+
+import nox
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.default_venv_backend = "venv"
+
+# The CPU wheel of torch; an unpinned "torch" would pull a multi-GB CUDA build.
+TORCH = "torch==2.13.0"
+
+
+@nox.session
+@nox.parametrize("backend", ["jax", "torch"])
+def tests(session, backend):
+    """The test suite on one Keras backend."""
+    if backend == "torch":
+        session.install(TORCH)
+    session.install("-e", ".[test]")
+    session.run("pytest", *session.posargs, env={"KERAS_BACKEND": backend})
+
+
+@nox.session
+def lint(session):
+    """ruff: style, imports, common bugs."""
+    session.install("ruff")
+    session.run("ruff", "check", "src", "tests", "benchmarks", "examples", "scripts", "noxfile.py")
+
+
+@nox.session
+def examples(session):
+    """Run every gallery example script (each finishes in under a minute on 2 cores)."""
+    session.install("-e", ".")
+    import glob
+
+    for script in sorted(glob.glob("examples/plot_*.py")):
+        session.run("python", script, env={"MPLBACKEND": "Agg"})
+
+
+@nox.session
+def docs(session):
+    """Build the HTML docs with the examples gallery executed; warnings are errors."""
+    session.install("-e", ".[docs]")
+    session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html")
+
+
+@nox.session
+@nox.parametrize("backend", ["jax", "torch"])
+def bench(session, backend):
+    """Benchmarks (print JSON lines): training speed, data pipeline, colorize latency."""
+    if backend == "torch":
+        session.install(TORCH)
+    session.install("-e", ".")
+    env = {"KERAS_BACKEND": backend}
+    session.run("python", "benchmarks/train_speed.py", "--size", "128", "256", env=env)
+    session.run("python", "benchmarks/data_pipeline.py", env=env)
+    session.run("python", "benchmarks/colorize_latency.py", env=env)
