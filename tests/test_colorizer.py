@@ -82,7 +82,11 @@ def test_save_and_from_preset_give_identical_output(trained, photo_dir, tmp_path
     assert names == {"config.json", "model.weights.h5", "metadata.json"}
     again = Colorizer.from_preset(tmp_path / "preset")
     path = photo_dir / "rocket.jpg"
-    np.testing.assert_array_equal(again.colorize(path), c.colorize(path))
+    x = np.linspace(-1, 1, 2 * 32 * 64, dtype="float32").reshape(2, 32, 64, 1)
+    np.testing.assert_allclose(again.predict_ab(x), c.predict_ab(x), atol=5e-3)  # Lab units
+    # 8-bit output: float rounding (oneDNN picks kernels per layout) may flip a .5 by one level
+    diff = np.abs(again.colorize(path).astype(int) - c.colorize(path))
+    assert diff.max() <= 1 and diff.mean() < 0.01
     with pytest.raises(FileExistsError, match="overwrite"):
         c.save(tmp_path / "preset")
     c.save(tmp_path / "preset", overwrite=True)

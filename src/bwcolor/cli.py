@@ -24,7 +24,17 @@ class UsageError(Exception):
 
 
 def _log(msg):
-    print(msg, file=sys.stderr, flush=True)
+    from bwcolor.data.report import printable
+
+    print(printable(msg), file=sys.stderr, flush=True)
+
+
+def _remove_stale_temp_files(plan):
+    """Temp files a killed earlier run left beside its outputs (never the user's files)."""
+    for _, dst in plan:
+        if dst.parent.is_dir():
+            for stale in dst.parent.glob(f".{dst.stem}.*{dst.suffix}.tmp"):
+                stale.unlink(missing_ok=True)
 
 
 def _load_colorizer(name):
@@ -82,6 +92,7 @@ def cmd_colorize(args):
     plan = _plan_outputs(args.inputs, args.output)
     if not plan:
         raise UsageError("no input files found")
+    _remove_stale_temp_files(plan)
     todo = [(src, dst) for src, dst in plan if args.overwrite or not dst.exists()]
     skipped_existing = len(plan) - len(todo)
     colorizer = _load_colorizer(args.model)

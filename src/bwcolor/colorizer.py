@@ -312,11 +312,15 @@ class Colorizer:
         return color.rgb_to_lab(rgb)[..., 0]
 
     def render_shape(self, height, width, render_size=None):
-        """(h, w) the model sees for an H x W photo: short side ~render_size, aspect kept."""
+        """(h, w) the model sees for an H x W photo: short side ~render_size, aspect kept.
+
+        The long side is capped at 8 x render_size, so a 3 x 5000 strip is rendered at
+        (render_size / 64) x (8 render_size), not at 192 x 320,000.
+        """
         size = int(render_size or self.config["image_size"])
         if size < self._multiple:
             raise ValueError(f"render_size must be at least {self._multiple}. Received: {size}")
-        scale = size / min(height, width)
+        scale = min(size / min(height, width), 8 * size / max(height, width))
         m = self._multiple
         return (max(m, round(height * scale / m) * m), max(m, round(width * scale / m) * m))
 

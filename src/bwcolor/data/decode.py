@@ -114,6 +114,10 @@ def load_rgb(path, *, min_short_side=None, return_is_gray=False):
             f"({Image.MAX_IMAGE_PIXELS} pixels; raise PIL.Image.MAX_IMAGE_PIXELS if you trust it). "
             f"Received: path={path!r}: {e}", path=path, reason="too_large") from None
     except UnidentifiedImageError:
+        fmt = sniff_format(path)
+        if fmt is not None:  # the right magic number, but the rest does not parse
+            raise ImageDecodeError(f"corrupt {fmt.upper()} file (Pillow cannot parse it). "
+                                   f"Received: path={path!r}", path=path, reason="unreadable") from None
         raise ImageDecodeError(f"not an image Pillow can read. Received: path={path!r}",
                                path=path, reason="not_image") from None
     except PermissionError as e:

@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-__all__ = ["SKIP_REASONS", "DatasetReport"]
+__all__ = ["SKIP_REASONS", "DatasetReport", "printable"]
+
+
+def printable(path):
+    """A path as text that any terminal can print: undecodable bytes become \\xNN escapes."""
+    return str(path).encode("utf-8", "backslashreplace").decode("utf-8")
 
 #: Why a file can be left out of training, in the words the report prints.
 SKIP_REASONS = {
@@ -47,7 +52,7 @@ class DatasetReport:
         self.skipped[reason] += 1
         shown = self.examples.setdefault(reason, [])
         if len(shown) < self.max_examples:
-            shown.append(f"{path}" + (f": {detail}" if detail else ""))
+            shown.append(printable(path) + (f": {printable(detail)}" if detail else ""))
 
     @property
     def n_used(self):
@@ -67,7 +72,7 @@ class DatasetReport:
         }
 
     def __str__(self):
-        where = f" in {self.root}" if self.root else ""
+        where = f" in {printable(self.root)}" if self.root else ""
         u = self.used
         lines = [
             f"Dataset{where}: {self.found} files, {self.n_used} used "

@@ -1,0 +1,105 @@
+"""Data pipeline throughput (images/s) and memory, from real photo files.
+
+    python benchmarks/data_pipeline.py                 # 128 and 256 px, 1 and 2 workers
+    python benchmarks/data_pipeline.py --rss-files 60 600
+
+Photos: bwcolor's sample photos re-encoded as JPEG crops at several sizes (no network). Batches
+are fetched the way ``keras.utils.PyDataset`` does with thread workers. The RSS runs train a tiny
+model for a fixed number of steps over 1x and 10x as many files, each in a fresh process, and
+report that process's peak resident memory. Prints one JSON object per line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def make_folder(folder, n_files, seed=0):
+    from bwcolor.data import sample_photos
+
+    photos = list(sample_photos().values())
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n_files):
+        rgb = photos[i % len(photos)]
+        h, w = rgb.shape[:2]
+        ch, cw = int(h * rng.uniform(0.7, 1)), int(w * rng.uniform(0.7, 1))
+        y0, x0 = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
+        img = Image.fromarray(rgb[y0:y0 + ch, x0:x0 + cw])
+        scale = rng.uniform(400, 800) / min(img.size)
+        img = img.resize((round(img.width * scale), round(img.height * scale)), Image.BILINEAR)
+        img.save(folder / f"photo_{i:05d}.jpg", quality=90)
+    return sorted(folder.glob("*.jpg"))
+
+
+def throughput(paths, size, workers, batch, epochs, cache_dir):
+    from bwcolor.data import ColorizationDataset, Degradations
+
+    ds = ColorizationDataset(paths, size, batch, training=True, output_stride=4,
+                             degradations=Degradations(), cache_dir=cache_dir)
+    rates = []
+    with ThreadPoolExecutor(workers) as pool:
+        for _ in range(epochs):
+            t = time.perf_counter()
+            n = sum(len(x) for x, _ in pool.map(ds.__getitem__, range(len(ds))))
+            rates.append(n / (time.perf_counter() - t))
+            ds.on_epoch_end()
+    return rates
+
+
+def rss_child(folder, steps):
+    from bwcolor import Colorizer
+
+    c = Colorizer("default", image_size=64, architecture_config=dict(widths=(8, 8), blocks=(1, 1)))
+    c.fit(folder, epochs=1, batch_size=8, steps_per_epoch=steps, verbose=0, workers=2)
+    print(json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "files_used": c.report.n_used}))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--files", type=int, default=96)
+    p.add_argument("--size", nargs="+", type=int, default=[128, 256])
+    p.add_argument("--workers", nargs="+", type=int, default=[1, 2])
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--rss-files", nargs="*", type=int, default=[60, 600])
+    p.add_argument("--rss-steps", type=int, default=20)
+    p.add_argument("--_rss_child", nargs=2, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args._rss_child:
+        return rss_child(args._rss_child[0], int(args._rss_child[1]))
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        paths = make_folder(tmp / "photos", args.files)
+        for size in args.size:
+            for workers in args.workers:
+                for cached in (False, True):
+                    cache = tmp / f"cache_{size}" if cached else None
+                    rates = throughput(paths, size, workers, args.batch_size, 3 if cached else 1, cache)
+                    print(json.dumps({"benchmark": "data_pipeline", "image_size": size,
+                                      "workers": workers, "cache": cached,
+                                      "images_per_s": round(rates[-1], 1),
+                                      "note": "epoch 3 (cache warm)" if cached else "decode every file",
+                                      "files": len(paths)}), flush=True)
+        for n in args.rss_files:
+            folder = tmp / f"rss_{n}"
+            make_folder(folder, n, seed=n)
+            out = subprocess.run([sys.executable, __file__, "--_rss_child", str(folder), str(args.rss_steps)],
+                                 capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+            print(json.dumps({"benchmark": "training_peak_rss", "files": n, "steps": args.rss_steps,
+                              **json.loads(out)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
