@@ -41,6 +41,7 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--mixed-precision", default="auto")
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--processes", action="store_true", help="process workers instead of threads")
     p.add_argument("--cache-dir", default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true")
@@ -65,6 +66,7 @@ def main(argv=None):
     history = colorizer.fit(args.data_dir, epochs=args.epochs, checkpoint_dir=args.out,
                             resume=args.resume, mixed_precision=mp, time_budget=args.time_budget,
                             repeats=args.repeats, workers=args.workers, cache_dir=args.cache_dir,
+                            use_multiprocessing=args.processes,
                             seed=args.seed, verbose=2, **fit_kw)
     print(json.dumps({"recipe": args.recipe, "seconds": round(time.time() - t0, 1),
                       "epochs": len(history.epoch), "final": {k: v[-1] for k, v in history.history.items()},

@@ -147,7 +147,7 @@ class Colorizer:
     def fit(self, data_source, epochs=10, batch_size=16, validation_split=0.05, *,
             test_split=0.05, checkpoint_dir=None, resume=False, mixed_precision="auto",
             steps_per_epoch=None, validation_data=None, degradations=None, cache_dir=None,
-            workers=2, seed=0, repeats=1, time_budget=None, distribute=None, verbose="auto", callbacks=None):
+            workers=2, use_multiprocessing=False, seed=0, repeats=1, time_budget=None, distribute=None, verbose="auto", callbacks=None):
         """Train on a folder (or list) of color photos, or on a ``keras.utils.PyDataset``.
 
         Parameters
@@ -166,6 +166,10 @@ class Colorizer:
         mixed_precision : {"auto", "bfloat16", "float16", None}
             "auto" picks bfloat16 on the torch backend on CPUs with AMX/AVX-512 BF16 (the fast
             path there) and float32 elsewhere. Losses and ab decoding stay in float32.
+        workers, use_multiprocessing
+            Data loading in parallel. Threads (the default) are safe everywhere; processes are
+            faster on many-core machines (decoding and Lab conversion hold Python's GIL often),
+            but forking after JAX has started can deadlock (keras-team/keras#20619).
         repeats : int
             Visit every training photo this many times per epoch (different random crops).
         degradations : Degradations or True, optional
@@ -216,7 +220,7 @@ class Colorizer:
                 degradations = None
             common = dict(image_size=self.config["image_size"], batch_size=batch_size,
                           output_stride=self._stride, cache_dir=cache_dir, seed=seed,
-                          workers=workers)
+                          workers=workers, use_multiprocessing=use_multiprocessing)
             train_ds = data.ColorizationDataset(splits["train"], training=True, repeats=repeats,
                                                 degradations=degradations, **common)
             val_ds = validation_data
