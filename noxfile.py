@@ -9,14 +9,19 @@ nox.options.default_venv_backend = "venv"
 TORCH = "torch==2.13.0"
 
 
+def _install(session, backend, target):
+    if backend == "torch":
+        session.install(TORCH)
+    session.install("-e", target)
+    return {"KERAS_BACKEND": backend}
+
+
 @nox.session
 @nox.parametrize("backend", ["jax", "torch"])
 def tests(session, backend):
     """The test suite on one Keras backend."""
-    if backend == "torch":
-        session.install(TORCH)
-    session.install("-e", ".[test]")
-    session.run("pytest", *session.posargs, env={"KERAS_BACKEND": backend})
+    env = _install(session, backend, ".[test]")
+    session.run("pytest", *session.posargs, env=env)
 
 
 @nox.session
@@ -47,10 +52,7 @@ def docs(session):
 @nox.parametrize("backend", ["jax", "torch"])
 def bench(session, backend):
     """Benchmarks (print JSON lines): training speed, data pipeline, colorize latency."""
-    if backend == "torch":
-        session.install(TORCH)
-    session.install("-e", ".")
-    env = {"KERAS_BACKEND": backend}
+    env = _install(session, backend, ".")
     session.run("python", "benchmarks/train_speed.py", "--size", "128", "256", env=env)
     session.run("python", "benchmarks/data_pipeline.py", env=env)
     session.run("python", "benchmarks/colorize_latency.py", env=env)

@@ -91,10 +91,10 @@ def model():
 
 
 def test_scan_counts_every_bad_file(messy):
-    splits, report = scan(messy, image_size=SIZE)
+    _, report = scan(messy, image_size=SIZE)
     by_reason = dict(report.skipped)
     expected = {}
-    for name, (_, outcome, _) in CASES.items():
+    for _make, outcome, _colorize in CASES.values():
         if outcome != "used":
             expected[outcome] = expected.get(outcome, 0) + 1
     expected["unreadable"] += 1  # dir_named.jpg/inside.png
@@ -151,7 +151,7 @@ def test_unreadable_permissions(tmp_path, photos, model, monkeypatch):
         monkeypatch.setattr(builtins, "open", refusing_open)
     _, report = scan(tmp_path, image_size=SIZE)
     assert report.skipped["unreadable"] == 1
-    with pytest.raises(ImageDecodeError, match="locked.jpg"):
+    with pytest.raises(ImageDecodeError, match=r"locked\.jpg"):
         model.colorize(path)
 
 

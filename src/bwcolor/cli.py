@@ -78,7 +78,9 @@ def _write_image_atomic(rgb, path):
         with os.fdopen(fd, "wb") as f:
             fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP",
                    ".webp": "WEBP"}.get(path.suffix.lower(), "PNG")
-            Image.fromarray(rgb).save(f, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+            # PNG at zlib level 1: ~5x faster than the default 6 for ~10% larger files.
+            options = {"JPEG": {"quality": 95}, "PNG": {"compress_level": 1}}.get(fmt, {})
+            Image.fromarray(rgb).save(f, format=fmt, **options)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

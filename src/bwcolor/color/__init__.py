@@ -8,6 +8,8 @@ functions here, so training and colorizing cannot disagree.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from bwcolor.color import _constants as C
@@ -191,53 +193,74 @@ def lab_to_rgb(lab, *, return_clipped=False):
     return rgb
 
 
-def reduce_chroma_to_gamut(lab, *, iterations=10):
-    """Scale a*, b* toward 0 per pixel until the color fits in sRGB, keeping L* and hue.
+def _bisect_max_chroma(lightness, hue, iterations=24):
+    """Largest chroma in gamut along each (L*, hue) ray, by bisection (vectorized, float64)."""
+    lo = np.zeros(lightness.shape)
+    hi = np.full(lightness.shape, 200.0)
+    cos, sin = np.cos(hue), np.sin(hue)
+    for _ in range(iterations):
+        mid = (lo + hi) / 2
+        lab = np.stack([lightness, mid * cos, mid * sin], axis=-1)
+        fits = np.abs(_linear_from_lab(lab, clip=False) - 0.5).max(-1) <= 0.5
+        lo = np.where(fits, mid, lo)
+        hi = np.where(fits, hi, mid)
+    return lo
+
+
+@functools.lru_cache(maxsize=1)
+def _max_chroma_table():
+    # Gamut boundary sampled every 0.5 L* and 1 degree of hue; a pixel's limit is the smallest of
+    # the 4 surrounding samples (conservative), then its exact residue is clipped in lab_to_rgb.
+    lightness = np.linspace(0.0, 100.0, 201)
+    hue = np.deg2rad(np.arange(361.0))  # 360 repeats 0, so interpolation wraps
+    grid_l, grid_h = np.meshgrid(lightness, hue, indexing="ij")
+    return _bisect_max_chroma(grid_l, grid_h).astype(np.float32)
+
+
+def reduce_chroma_to_gamut(lab):
+    """Scale a*, b* toward 0 per pixel so the color fits in sRGB, keeping L* and hue.
 
     Plain RGB clipping of an out-of-gamut color changes its lightness; colorizing must not, since
     the output's L* is the photo's own. Gray (a* = b* = 0) is always in gamut for L* in [0, 100],
-    so a bisection on the chroma scale always succeeds.
+    so every color has an in-gamut chroma along its hue. The largest one is looked up in a table
+    of the sRGB gamut boundary over (L*, hue), computed once by bisection.
 
     Parameters
     ----------
     lab : array_like of float, shape (..., 3)
-    iterations : int
-        Bisection steps; 10 brings the chroma within 0.1% of the gamut boundary.
 
     Returns
     -------
-    lab : ndarray, same shape and dtype, with every pixel inside the sRGB gamut.
+    lab : ndarray, same shape and dtype: L* clipped to [0, 100], chroma at most the gamut's
+        (within the table's resolution: residues under about 0.5 chroma are left for
+        :func:`lab_to_rgb` to clip).
     """
     lab = np.array(_as_float(lab, "lab"), copy=True)
     _check_channels(lab, "lab")
-    lab[..., 0] = np.clip(lab[..., 0], 0.0, 100.0)
-
-    def out_of_gamut(x):
-        return np.abs(_linear_from_lab(x, clip=False) - 0.5).max(-1) > 0.5 + _GAMUT_TOLERANCE
-
-    flat = lab.reshape(-1, 3)
-    bad = np.flatnonzero(out_of_gamut(flat))
-    if bad.size:
-        lo = np.zeros(bad.size)
-        hi = np.ones(bad.size)
-        for _ in range(iterations):
-            mid = (lo + hi) / 2
-            trial = flat[bad].astype(np.float64)
-            trial[:, 1:] *= mid[:, None]
-            fits = ~out_of_gamut(trial)
-            lo = np.where(fits, mid, lo)
-            hi = np.where(fits, hi, mid)
-        flat[bad, 1:] *= lo[:, None].astype(flat.dtype)
-    return flat.reshape(lab.shape)
+    table = _max_chroma_table()
+    L = np.clip(lab[..., 0], 0.0, 100.0)
+    lab[..., 0] = L
+    a, b = lab[..., 1], lab[..., 2]
+    chroma = np.hypot(a, b)
+    hue = np.degrees(np.arctan2(b, a)) % 360.0
+    li = np.minimum((L * 2).astype(np.int32), 199)
+    hi = np.minimum(hue.astype(np.int32), 359)
+    limit = np.minimum(np.minimum(table[li, hi], table[li + 1, hi]),
+                       np.minimum(table[li, hi + 1], table[li + 1, hi + 1]))
+    scale = np.where(chroma > limit, limit / np.maximum(chroma, 1e-12), 1.0).astype(lab.dtype)
+    lab[..., 1] = a * scale
+    lab[..., 2] = b * scale
+    return lab
 
 
 def _linear_from_lab(lab, clip=True):
-    lab64 = np.asarray(lab, dtype=np.float64)
+    lab64 = np.asarray(lab)  # computes in the input's float dtype
     fy = (lab64[..., 0] + 16.0) / 116.0
     fx = fy + lab64[..., 1] / 500.0
     fz = fy - lab64[..., 2] / 200.0
-    xyz = _lab_f_inv(np.stack([fx, fy, fz], axis=-1)) * C.WHITE_XYZ
-    linear = xyz @ C.RGB_FROM_XYZ.T
+    dtype = lab64.dtype
+    xyz = _lab_f_inv(np.stack([fx, fy, fz], axis=-1))
+    linear = xyz @ (C.RGB_FROM_XYZ * C.WHITE_XYZ[None, :]).T.astype(dtype)
     return np.clip(linear, 0.0, 1.0) if clip else linear
 
 
