@@ -112,3 +112,14 @@ def test_resume_from_the_cli(run_dir, photo_dir):
                 "--image-size", "32", "--epochs", "2", "--batch-size", "2", "--resume")
     assert r.returncode == 0, r.stderr
     assert json.loads((run_dir / "state.json").read_text())["epoch"] == 2
+
+
+def test_outputs_get_ordinary_permissions(run_dir, photo_dir, tmp_path):
+    old = os.umask(0o022)
+    try:
+        r = bwcolor("colorize", photo_dir / "coffee.jpg", "-o", tmp_path / "c.png", "--model", run_dir)
+    finally:
+        os.umask(old)
+    assert r.returncode == 0
+    assert (tmp_path / "c.png").stat().st_mode & 0o777 == 0o644
+    assert (run_dir / "best").stat().st_mode & 0o777 == 0o755

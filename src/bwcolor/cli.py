@@ -10,8 +10,8 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -73,9 +73,10 @@ def _write_image_atomic(rgb, path):
     from PIL import Image
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix + ".tmp")
+    # Not mkstemp: its files are private (0600); outputs get the user's usual permissions.
+    tmp = str(path.with_name(f".{path.stem}.{uuid.uuid4().hex[:12]}{path.suffix}.tmp"))
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "xb") as f:
             fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP",
                    ".webp": "WEBP"}.get(path.suffix.lower(), "PNG")
             # PNG at zlib level 1: ~5x faster than the default 6 for ~10% larger files.

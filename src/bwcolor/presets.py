@@ -34,6 +34,12 @@ CONFIG_SCHEMA = {
 }
 
 
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def available():
     """Names of the presets bundled inside the package."""
     if not BUILTIN_DIR.is_dir():
@@ -150,6 +156,7 @@ def write_preset(folder, config, save_weights, metadata, *, overwrite=False):
     folder.parent.mkdir(parents=True, exist_ok=True)
     validate_config(config)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private (0700); a preset is for sharing
     try:
         save_weights(str(tmp / WEIGHTS_FILE))
         _write_json(tmp / CONFIG_FILE, config)
