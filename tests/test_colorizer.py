@@ -139,11 +139,17 @@ def test_fit_refuses_a_folder_with_nothing_usable(tmp_path):
         c.fit(tmp_path, epochs=1, verbose=0)
 
 
-def test_evaluate_returns_all_metrics(trained, photo_dir):
+def test_evaluate_returns_all_metrics(trained, photo_dir, tmp_path):
     scores = trained[0].evaluate(photo_dir)
     assert set(scores) == {"psnr", "ssim", "delta_e2000", "colorfulness", "colorfulness_reference",
-                           "n_images"}
+                           "n_images", "n_skipped"}
     assert scores["n_images"] == 6 and scores["psnr"] > 10 and 0 < scores["ssim"] <= 1
+    broken = tmp_path / "broken.png"
+    broken.write_bytes((photo_dir / "coffee.jpg").read_bytes()[:300])
+    paths = [photo_dir / "coffee.jpg", broken]
+    with pytest.warns(UserWarning, match="broken.png"):
+        scores = trained[0].evaluate(paths)
+    assert scores["n_images"] == 1 and scores["n_skipped"] == 1
 
 
 def test_colorfulness_known_values():

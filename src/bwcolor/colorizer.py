@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from pathlib import Path
 
 import keras
@@ -398,16 +399,23 @@ class Colorizer:
         data_source : folder or list of paths
         split : {None, "train", "validation", "test"}
             Score only that split (same hash split as ``fit``, with 5% / 5% held out).
+
+        Returns
+        -------
+        dict
+            Means over the photos of ``psnr``, ``ssim``, ``delta_e2000``, ``colorfulness``,
+            ``colorfulness_reference``; ``n_images`` scored and ``n_skipped`` unreadable files
+            (each also reported with a warning).
         """
         size = int(size or self.config["image_size"])
-        references = _reference_crops(data_source, size, split)
+        references, n_skipped = _reference_crops(data_source, size, split)
         per_image = []
         for start in range(0, len(references), 8):
             batch = references[start:start + 8]
             outs = self.colorize([r for r in batch], annealing_temperature=annealing_temperature,
                                  render_size=size)
             per_image += [metrics.image_metrics(r, o) for r, o in zip(batch, outs)]
-        return metrics.mean_metrics(per_image)
+        return {**metrics.mean_metrics(per_image), "n_skipped": n_skipped}
 
     # ----------------------------------------------------------- save / load
     def save(self, path, *, overwrite=False, weights_dtype="float32"):
@@ -514,18 +522,19 @@ def _join(lightness, ab_small):
 
 def evaluate_gray_baseline(data_source, *, split=None, size=256):
     """Scores of the gray baseline (a* = b* = 0: the photo with its colors removed)."""
-    references = _reference_crops(data_source, size, split)
+    references, n_skipped = _reference_crops(data_source, size, split)
     per_image = []
     for ref in references:
         lightness = color.rgb_to_lab(ref / 255.0)[..., :1]
         gray = color.lab_to_rgb(np.concatenate([lightness, np.zeros_like(lightness),
                                                 np.zeros_like(lightness)], axis=-1))
         per_image.append(metrics.image_metrics(ref, (gray * 255 + 0.5).astype(np.uint8)))
-    return metrics.mean_metrics(per_image)
+    return {**metrics.mean_metrics(per_image), "n_skipped": n_skipped}
 
 
 def _reference_crops(data_source, size, split):
-    """uint8 center crops (short side resized to ``size``) of the photos to evaluate on."""
+    """uint8 center crops (short side resized to ``size``) of the photos to evaluate on, and
+    how many files could not be read (each is warned about, never silently dropped)."""
     if split is not None:
         splits, _report = data.scan(data_source, image_size=size, min_chroma=0.0)
         paths = splits[split]
@@ -533,11 +542,13 @@ def _reference_crops(data_source, size, split):
         paths = [p for p in data.find_files(data_source) if data.sniff_format(p)]
     else:
         paths = list(data_source)
-    crops = []
+    crops, skipped = [], 0
     for p in paths:
         try:
             rgb = data.load_rgb(p, min_short_side=size)
-        except ImageDecodeError:
+        except ImageDecodeError as e:
+            warnings.warn(f"evaluate skips an unreadable file: {e}", stacklevel=3)
+            skipped += 1
             continue
         u8 = (rgb * 255 + 0.5).astype(np.uint8)
         h, w = u8.shape[:2]
@@ -548,4 +559,4 @@ def _reference_crops(data_source, size, split):
         crops.append(np.asarray(img.crop((x0, y0, x0 + size, y0 + size))))
     if not crops:
         raise ValueError(f"no readable photos to evaluate. Received: {data_source!r}")
-    return crops
+    return crops, skipped
