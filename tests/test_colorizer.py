@@ -217,3 +217,12 @@ def test_bundled_presets_load_offline_and_colorize():
     assert out.shape == (48, 64, 3)
     size = (presets.BUILTIN_DIR / "default" / "model.weights.h5").stat().st_size
     assert size < 10 * 2**20
+
+
+def test_fit_with_the_grain_loader(photo_dir):
+    pytest.importorskip("grain")
+    c = Colorizer("default", image_size=32, architecture_config=TINY)
+    history = c.fit(photo_dir, epochs=2, batch_size=2, loader="grain", verbose=0, test_split=0.0)
+    assert len(history.history["loss"]) == 2 and np.all(np.isfinite(history.history["loss"]))
+    with pytest.raises(ValueError, match="loader"):
+        c.fit(photo_dir, epochs=1, loader="tf.data", verbose=0)

@@ -148,7 +148,8 @@ class Colorizer:
     def fit(self, data_source, epochs=10, batch_size=16, validation_split=0.05, *,
             test_split=0.05, checkpoint_dir=None, resume=False, mixed_precision="auto",
             steps_per_epoch=None, validation_data=None, degradations=None, cache_dir=None,
-            workers=2, use_multiprocessing=False, seed=0, repeats=1, time_budget=None, distribute=None, verbose="auto", callbacks=None):
+            workers=2, use_multiprocessing=False, loader="pydataset", seed=0, repeats=1,
+            time_budget=None, distribute=None, verbose="auto", callbacks=None):
         """Train on a folder (or list) of color photos, or on a ``keras.utils.PyDataset``.
 
         Parameters
@@ -171,6 +172,10 @@ class Colorizer:
             Data loading in parallel. Threads (the default) are safe everywhere; processes are
             faster on many-core machines (decoding and Lab conversion hold Python's GIL often),
             but forking after JAX has started can deadlock (keras-team/keras#20619).
+        loader : {"pydataset", "grain"}
+            How photos become batches: a ``keras.utils.PyDataset`` (default), or a Grain
+            pipeline (:func:`bwcolor.data.grain_dataset`; needs ``pip install grain``), same
+            crops and augmentation.
         repeats : int
             Visit every training photo this many times per epoch (different random crops).
         degradations : Degradations or True, optional
@@ -219,14 +224,28 @@ class Colorizer:
                 degradations = data.Degradations()
             elif degradations is False:
                 degradations = None
-            common = dict(image_size=self.config["image_size"], batch_size=batch_size,
-                          output_stride=self._stride, cache_dir=cache_dir, seed=seed,
-                          workers=workers, use_multiprocessing=use_multiprocessing)
-            train_ds = data.ColorizationDataset(splits["train"], training=True, repeats=repeats,
-                                                degradations=degradations, **common)
             val_ds = validation_data
-            if val_ds is None and splits["validation"]:
-                val_ds = data.ColorizationDataset(splits["validation"], training=False, **common)
+            if loader == "grain":
+                common = dict(image_size=self.config["image_size"], batch_size=batch_size,
+                              output_stride=self._stride, cache_dir=cache_dir, seed=seed,
+                              num_threads=max(1, workers))
+                train_ds = data.grain_dataset(splits["train"], training=True,
+                                              degradations=degradations, **common)
+                if steps_per_epoch is None:  # the Grain training stream is endless
+                    steps_per_epoch = max(1, len(splits["train"]) * repeats // batch_size)
+                if val_ds is None and splits["validation"]:
+                    val_ds = data.grain_dataset(splits["validation"], training=False, **common)
+            elif loader == "pydataset":
+                common = dict(image_size=self.config["image_size"], batch_size=batch_size,
+                              output_stride=self._stride, cache_dir=cache_dir, seed=seed,
+                              workers=workers, use_multiprocessing=use_multiprocessing)
+                train_ds = data.ColorizationDataset(splits["train"], training=True,
+                                                    repeats=repeats, degradations=degradations,
+                                                    **common)
+                if val_ds is None and splits["validation"]:
+                    val_ds = data.ColorizationDataset(splits["validation"], training=False, **common)
+            else:
+                raise ValueError(f"loader must be 'pydataset' or 'grain'. Received: loader={loader!r}")
 
         if self.head == "classification" and "weights" not in self.config["loss_config"]:
             self._estimate_rebalancing_weights(splits["train"] if splits else train_ds)
@@ -259,9 +278,10 @@ class Colorizer:
             if verbose:
                 print(f"Nothing to do: the run already trained {initial_epoch} of {epochs} epochs.")
             return keras.callbacks.History()
+        # shuffle=False: bwcolor's datasets shuffle themselves (per epoch, from the seed).
         history = self.model.fit(train_ds, validation_data=val_ds, epochs=epochs,
                                  initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
-                                 callbacks=cbs, verbose=verbose)
+                                 callbacks=cbs, verbose=verbose, shuffle=False)
         self.metadata["training"]["seconds"] = round(
             self.metadata["training"].get("seconds", 0) + time.time() - started, 1)
         self.metadata["training"]["epochs_completed"] = initial_epoch + len(history.epoch)

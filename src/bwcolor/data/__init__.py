@@ -13,6 +13,7 @@ from bwcolor.data.dataset import (
 )
 from bwcolor.data.decode import ImageDecodeError, load_rgb, sniff_format
 from bwcolor.data.discover import SPLITS, find_files, split_of
+from bwcolor.data.grain_pipeline import grain_dataset
 from bwcolor.data.report import SKIP_REASONS, DatasetReport
 from bwcolor.data.samples import sample_photos, write_sample_folder
 
@@ -26,6 +27,7 @@ __all__ = [
     "Degradations",
     "ImageDecodeError",
     "find_files",
+    "grain_dataset",
     "load_rgb",
     "sample_photos",
     "scan",
