@@ -1,5 +1,6 @@
 import json
 import shutil
+import warnings
 
 import keras
 import numpy as np
@@ -147,7 +148,13 @@ def test_evaluate_returns_all_metrics(trained, photo_dir, tmp_path):
     broken = tmp_path / "broken.png"
     broken.write_bytes((photo_dir / "coffee.jpg").read_bytes()[:300])
     paths = [photo_dir / "coffee.jpg", broken]
-    with pytest.warns(UserWarning, match="broken.png"):
+    from bwcolor.colorizer import _reference_crops
+
+    with pytest.warns(UserWarning, match=r"broken\.png"):
+        crops, skipped = _reference_crops(paths, 32, None)
+    assert len(crops) == 1 and skipped == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
         scores = trained[0].evaluate(paths)
     assert scores["n_images"] == 1 and scores["n_skipped"] == 1
 

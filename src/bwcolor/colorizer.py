@@ -132,8 +132,29 @@ class Colorizer:
 
     def _rebuild_keeping_weights(self):
         weights = self.model.get_weights()
-        self.model = self._build_model()
+        with _backend.weights_will_be_loaded():
+            self.model = self._build_model()
         self.model.set_weights(weights)
+
+    def _predictor(self):
+        """The model colorize uses: ``self.model``, or its float32 copy if it is mixed precision.
+
+        On torch's CPU backend the first forward pass of a mixed-bfloat16 model came out all NaN
+        (seen with torch 2.13 and Keras 3.15, nondeterministically), and inference in float32
+        costs little. The copy is rebuilt after every ``fit``.
+        """
+        if self.model.dtype_policy.name == "float32":
+            return self.model
+        if getattr(self, "_inference_model", None) is None:
+            config = dict(self.config, mixed_precision=None)
+            previous, self.config = self.config, config
+            try:
+                with _backend.weights_will_be_loaded():
+                    self._inference_model = self._build_model()
+            finally:
+                self.config = previous
+            self._inference_model.set_weights(self.model.get_weights())
+        return self._inference_model
 
     def _loss(self):
         return losses.get(self.config["loss"], **self.config["loss_config"])
@@ -203,10 +224,7 @@ class Colorizer:
             # Before scanning the photos: a bad checkpoint should fail in a second, not an hour.
             resumed_model = keras.models.load_model(run / "last.keras", safe_mode=True)
         else:
-            self.config["mixed_precision"] = _resolve_mixed_precision(mixed_precision)
-        self._setup_distribution(distribute, batch_size)
-        if not resume:
-            self._rebuild_keeping_weights()
+            precision = _resolve_mixed_precision(mixed_precision)  # validate before any work
 
         splits = None
         if isinstance(data_source, keras.utils.PyDataset):
@@ -247,6 +265,13 @@ class Colorizer:
             else:
                 raise ValueError(f"loader must be 'pydataset' or 'grain'. Received: loader={loader!r}")
 
+        # Only now, with usable data in hand, change the model: a failed fit leaves it as it was.
+        if not resume:
+            self.config["mixed_precision"] = precision
+        self._setup_distribution(distribute, batch_size)
+        if not resume:
+            self._rebuild_keeping_weights()
+
         if self.head == "classification" and "weights" not in self.config["loss_config"]:
             self._estimate_rebalancing_weights(splits["train"] if splits else train_ds)
 
@@ -278,10 +303,13 @@ class Colorizer:
             if verbose:
                 print(f"Nothing to do: the run already trained {initial_epoch} of {epochs} epochs.")
             return keras.callbacks.History()
-        # shuffle=False: bwcolor's datasets shuffle themselves (per epoch, from the seed).
-        history = self.model.fit(train_ds, validation_data=val_ds, epochs=epochs,
-                                 initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
-                                 callbacks=cbs, verbose=verbose, shuffle=False)
+        try:
+            # shuffle=False: bwcolor's datasets shuffle themselves (per epoch, from the seed).
+            history = self.model.fit(train_ds, validation_data=val_ds, epochs=epochs,
+                                     initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+                                     callbacks=cbs, verbose=verbose, shuffle=False)
+        finally:
+            self._inference_model = None  # weights changed: rebuild the float32 copy on demand
         self.metadata["training"]["seconds"] = round(
             self.metadata["training"].get("seconds", 0) + time.time() - started, 1)
         self.metadata["training"]["epochs_completed"] = initial_epoch + len(history.epoch)
@@ -351,7 +379,7 @@ class Colorizer:
 
     def predict_ab(self, lightness_batch, annealing_temperature=None):
         """Model inputs (B, h, w, 1) scaled L -> ab (B, h/k, w/k, 2) in Lab units, float32."""
-        out = self.model.predict_on_batch(lightness_batch)
+        out = self._predictor().predict_on_batch(lightness_batch)
         if self.head == "classification":
             t = annealing_temperature or self.config["annealing_temperature"]
             ab = keras.ops.convert_to_numpy(losses.annealed_mean(out, self.bins, t))
