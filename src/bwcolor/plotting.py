@@ -86,6 +86,9 @@ def plot_history(csv_path, png_path=None):
     for key in ("loss", "val_loss"):
         if rows and key in rows[0]:
             ax.plot(epochs, [float(r[key]) for r in rows], marker="o", label=key)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.legend()
