@@ -233,3 +233,8 @@ def test_fit_with_the_grain_loader(photo_dir):
     assert len(history.history["loss"]) == 2 and np.all(np.isfinite(history.history["loss"]))
     with pytest.raises(ValueError, match="loader"):
         c.fit(photo_dir, epochs=1, loader="tf.data", verbose=0)
+
+
+def test_temperature_zero_is_an_error_not_the_default(trained):
+    with pytest.raises(ValueError, match="temperature"):
+        trained[0].colorize(np.zeros((32, 32), np.uint8), annealing_temperature=0)

@@ -354,9 +354,7 @@ class Colorizer:
         if isinstance(image, (str, os.PathLike)):
             rgb = data.load_rgb(image)
         elif isinstance(image, Image.Image):
-            from bwcolor.data.decode import _to_rgb_float
-
-            rgb = _to_rgb_float(image, None)[0]
+            rgb = data.pil_to_rgb(image)
         elif isinstance(image, np.ndarray):
             rgb = _array_to_rgb(image)
         else:
@@ -381,7 +379,7 @@ class Colorizer:
         """Model inputs (B, h, w, 1) scaled L -> ab (B, h/k, w/k, 2) in Lab units, float32."""
         out = self._predictor().predict_on_batch(lightness_batch)
         if self.head == "classification":
-            t = annealing_temperature or self.config["annealing_temperature"]
+            t = self.config["annealing_temperature"] if annealing_temperature is None else annealing_temperature
             ab = keras.ops.convert_to_numpy(losses.annealed_mean(out, self.bins, t))
         else:
             ab = color.target_to_ab(keras.ops.convert_to_numpy(out).astype(np.float32))

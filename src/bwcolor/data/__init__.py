@@ -11,7 +11,7 @@ from bwcolor.data.dataset import (
     Degradations,
     scan,
 )
-from bwcolor.data.decode import ImageDecodeError, load_rgb, sniff_format
+from bwcolor.data.decode import ImageDecodeError, load_rgb, pil_to_rgb, sniff_format
 from bwcolor.data.discover import SPLITS, find_files, split_of
 from bwcolor.data.grain_pipeline import grain_dataset
 from bwcolor.data.report import SKIP_REASONS, DatasetReport
@@ -29,6 +29,7 @@ __all__ = [
     "find_files",
     "grain_dataset",
     "load_rgb",
+    "pil_to_rgb",
     "sample_photos",
     "scan",
     "sniff_format",

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = ["ImageDecodeError", "load_rgb", "sniff_format"]
+__all__ = ["ImageDecodeError", "load_rgb", "pil_to_rgb", "sniff_format"]
 
 # Magic numbers of the formats bwcolor reads; discovery is by content, not extension.
 _SIGNATURES = (
@@ -43,7 +43,7 @@ def sniff_format(path):
     return None
 
 
-def _to_rgb_float(img, path):
+def _to_rgb_float(img):
     mode = img.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
         arr = np.asarray(img, dtype=np.float32) / 65535.0
@@ -67,6 +67,15 @@ def _to_rgb_float(img, path):
         rgb = img.convert("RGB")
         is_gray = False
     return np.asarray(rgb, dtype=np.float32) / 255.0, is_gray
+
+
+def pil_to_rgb(img):
+    """A PIL image of any mode as float32 sRGB (H, W, 3) in [0, 1], as :func:`load_rgb` decodes.
+
+    Transparent pixels are composited on white; 16-bit and palette modes are converted. EXIF
+    orientation is not applied (it belongs to the file: use :func:`load_rgb` for files).
+    """
+    return _to_rgb_float(img)[0]
 
 
 def load_rgb(path, *, min_short_side=None, return_is_gray=False):
@@ -104,7 +113,7 @@ def load_rgb(path, *, min_short_side=None, return_is_gray=False):
                     img.draft("RGB", (int(np.ceil(w * scale)), int(np.ceil(h * scale))))
                 img.load()
                 img = ImageOps.exif_transpose(img)
-                rgb, is_gray = _to_rgb_float(img, path)
+                rgb, is_gray = _to_rgb_float(img)
     except FileNotFoundError:
         raise ImageDecodeError(f"file not found. Received: path={path!r}",
                                path=path, reason="not_found") from None
