@@ -33,7 +33,8 @@ def _cpu_has_bf16():
 def _resolve_mixed_precision(value):
     if value == "auto":
         # Measured (benchmarks/train_speed.py): on CPUs with AMX / AVX-512 BF16, torch's oneDNN
-        # trains ~3x faster in bf16; JAX's CPU backend gains nothing, and GPUs are chosen by users.
+        # trains 2-2.5x faster in bf16 (wallner_beta; 1.2-1.9x for default); JAX's CPU backend
+        # gains nothing, and on GPUs users choose.
         return "bfloat16" if _backend.name() == "torch" and _cpu_has_bf16() and not _torch_cuda() else None
     if value not in _MIXED:
         raise ValueError(f"mixed_precision must be 'bfloat16', 'float16', 'auto' or None. "
@@ -103,12 +104,10 @@ class Colorizer:
         presets.validate_config(self.config)
         self.metadata = {}
         self.report = None
-        self.model = self._build_model()
-        self._multiple = architectures.input_multiple(self.model)
+        self._attach(self._build_model())
         if self.config["image_size"] % self._multiple:
             raise ValueError(f"image_size must be a multiple of {self._multiple} for architecture "
                              f"{architecture!r}. Received: image_size={image_size}")
-        self._stride = architectures.output_stride(self.model)
 
     # ------------------------------------------------------------------ model
     @property
@@ -119,12 +118,20 @@ class Colorizer:
     def bins(self):
         return losses.ab_bins(self.config["loss_config"].get("grid_step", 10))
 
-    def _build_model(self):
+    def _attach(self, model):
+        self.model = model
+        self._inference_model = None
+        self._multiple = architectures.input_multiple(model)
+        self._stride = architectures.output_stride(model)
+
+    def _build_model(self, mixed_precision="from config"):
         cfg = dict(self.config["architecture_config"], head=self.head)
         if self.head == "classification":
             cfg["num_bins"] = len(self.bins)
+        if mixed_precision == "from config":
+            mixed_precision = self.config["mixed_precision"]
         previous = keras.config.dtype_policy()
-        keras.config.set_dtype_policy(_MIXED[self.config["mixed_precision"]])
+        keras.config.set_dtype_policy(_MIXED[mixed_precision])
         try:
             return architectures.get(self.config["architecture"], **cfg)
         finally:
@@ -133,7 +140,7 @@ class Colorizer:
     def _rebuild_keeping_weights(self):
         weights = self.model.get_weights()
         with _backend.weights_will_be_loaded():
-            self.model = self._build_model()
+            self._attach(self._build_model())
         self.model.set_weights(weights)
 
     def _predictor(self):
@@ -145,14 +152,9 @@ class Colorizer:
         """
         if self.model.dtype_policy.name == "float32":
             return self.model
-        if getattr(self, "_inference_model", None) is None:
-            config = dict(self.config, mixed_precision=None)
-            previous, self.config = self.config, config
-            try:
-                with _backend.weights_will_be_loaded():
-                    self._inference_model = self._build_model()
-            finally:
-                self.config = previous
+        if self._inference_model is None:
+            with _backend.weights_will_be_loaded():
+                self._inference_model = self._build_model(mixed_precision=None)
             self._inference_model.set_weights(self.model.get_weights())
         return self._inference_model
 
@@ -243,10 +245,10 @@ class Colorizer:
             elif degradations is False:
                 degradations = None
             val_ds = validation_data
+            shared = dict(image_size=self.config["image_size"], batch_size=batch_size,
+                          output_stride=self._stride, cache_dir=cache_dir, seed=seed)
             if loader == "grain":
-                common = dict(image_size=self.config["image_size"], batch_size=batch_size,
-                              output_stride=self._stride, cache_dir=cache_dir, seed=seed,
-                              num_threads=max(1, workers))
+                common = dict(shared, num_threads=max(1, workers))
                 train_ds = data.grain_dataset(splits["train"], training=True,
                                               degradations=degradations, **common)
                 if steps_per_epoch is None:  # the Grain training stream is endless
@@ -254,9 +256,7 @@ class Colorizer:
                 if val_ds is None and splits["validation"]:
                     val_ds = data.grain_dataset(splits["validation"], training=False, **common)
             elif loader == "pydataset":
-                common = dict(image_size=self.config["image_size"], batch_size=batch_size,
-                              output_stride=self._stride, cache_dir=cache_dir, seed=seed,
-                              workers=workers, use_multiprocessing=use_multiprocessing)
+                common = dict(shared, workers=workers, use_multiprocessing=use_multiprocessing)
                 train_ds = data.ColorizationDataset(splits["train"], training=True,
                                                     repeats=repeats, degradations=degradations,
                                                     **common)
@@ -266,10 +266,10 @@ class Colorizer:
                 raise ValueError(f"loader must be 'pydataset' or 'grain'. Received: loader={loader!r}")
 
         # Only now, with usable data in hand, change the model: a failed fit leaves it as it was.
-        if not resume:
+        distributed = self._setup_distribution(distribute, batch_size)
+        if not resume and (distributed or precision != self.config["mixed_precision"]):
+            # Layers take their dtype policy, and variables their layout, when they are built.
             self.config["mixed_precision"] = precision
-        self._setup_distribution(distribute, batch_size)
-        if not resume:
             self._rebuild_keeping_weights()
 
         if self.head == "classification" and "weights" not in self.config["loss_config"]:
@@ -322,28 +322,30 @@ class Colorizer:
         return history
 
     def _setup_distribution(self, distribute, batch_size):
+        """Set keras.distribution.DataParallel when asked and useful; True when it was set."""
         if distribute is None:
-            return
+            return False
         if distribute != "auto":
             raise ValueError(f"distribute must be None or 'auto'. Received: distribute={distribute!r}")
         n = _backend.device_count()
         if n <= 1:
-            return
+            return False
         if _backend.name() != "jax":
             raise ValueError(f"distribute='auto' needs the JAX backend. Received: backend={_backend.name()!r}")
         if batch_size % n:
             raise ValueError(f"batch_size must be divisible by the {n} devices for data-parallel "
                              f"training. Received: batch_size={batch_size}")
         keras.distribution.set_distribution(keras.distribution.DataParallel())
+        return True
 
     def _estimate_rebalancing_weights(self, source, max_images=256):
         """The class prior comes from the training photos (center crops), never from test ones."""
         if isinstance(source, keras.utils.PyDataset):
-            ab = (np.asarray(source[i][1]) * 128.0 for i in range(min(len(source), 16)))
+            ab = (color.target_to_ab(np.asarray(source[i][1])) for i in range(min(len(source), 16)))
         else:
             ds = data.ColorizationDataset(source[:max_images], self.config["image_size"], 16,
                                           training=False, output_stride=self._stride)
-            ab = (ds[i][1] * 128.0 for i in range(len(ds)))
+            ab = (color.target_to_ab(ds[i][1]) for i in range(len(ds)))
         prior = losses.ab_prior(ab, self.bins)
         weights = losses.rebalancing_weights(prior, self.bins)
         self.config["loss_config"]["weights"] = [round(float(w), 5) for w in weights]
@@ -507,9 +509,7 @@ class Colorizer:
         obj.metadata = metadata
         obj.report = None
         with _backend.weights_will_be_loaded():
-            obj.model = obj._build_model()
-        obj._multiple = architectures.input_multiple(obj.model)
-        obj._stride = architectures.output_stride(obj.model)
+            obj._attach(obj._build_model())
         try:
             obj.model.load_weights(folder / presets.WEIGHTS_FILE)
         except Exception as e:
@@ -589,20 +589,14 @@ def _reference_crops(data_source, size, split):
     else:
         paths = list(data_source)
     crops, skipped = [], 0
+    # The same deterministic resize + center crop as validation batches.
+    cropper = data.ColorizationDataset(paths, size, 1, training=False) if paths else None
     for p in paths:
         try:
-            rgb = data.load_rgb(p, min_short_side=size)
+            crops.append(cropper.rgb_crop(p))
         except ImageDecodeError as e:
             warnings.warn(f"evaluate skips an unreadable file: {e}", stacklevel=3)
             skipped += 1
-            continue
-        u8 = (rgb * 255 + 0.5).astype(np.uint8)
-        h, w = u8.shape[:2]
-        s = size / min(h, w)
-        img = Image.fromarray(u8).resize((max(size, round(w * s)), max(size, round(h * s))),
-                                         Image.BILINEAR)
-        x0, y0 = (img.width - size) // 2, (img.height - size) // 2
-        crops.append(np.asarray(img.crop((x0, y0, x0 + size, y0 + size))))
     if not crops:
         raise ValueError(f"no readable photos to evaluate. Received: {data_source!r}")
     return crops, skipped

@@ -277,9 +277,14 @@ class ColorizationDataset(keras.utils.PyDataset):
             crop = crop[:, ::-1]
         return crop
 
+    def rgb_crop(self, path, rng=None):
+        """The uint8 S x S crop of one photo that :meth:`example` turns into Lab (evaluation
+        datasets: the deterministic resize + center crop; ``rng`` is then unused)."""
+        return self._crop(self._load_uint8(path), rng)
+
     def example(self, path, rng):
         """One ``(L input (S, S, 1), target (S/k, S/k, 2))`` pair, float32."""
-        lab = uint8_rgb_to_lab(self._crop(self._load_uint8(path), rng))
+        lab = uint8_rgb_to_lab(self.rgb_crop(path, rng))
         L = lab[..., 0]
         if self.training and self.degradations is not None:
             L = self.degradations(L, rng)
