@@ -87,6 +87,11 @@ def test_reduce_chroma_keeps_lightness_and_hue():
 def test_uint8_path_matches_float_path(rng):
     rgb = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
     np.testing.assert_allclose(color.uint8_rgb_to_lab(rgb), color.rgb_to_lab(rgb / 255.0), atol=1e-3)
+    lightness = color.uint8_rgb_to_lightness(rgb)
+    assert lightness.shape == (64, 64) and lightness.dtype == np.float32
+    np.testing.assert_allclose(lightness, color.uint8_rgb_to_lab(rgb)[..., 0], atol=1e-4)
+    with pytest.raises(TypeError, match="uint8"):
+        color.uint8_rgb_to_lightness(rgb / 255.0)
 
 
 def test_scaling_round_trips():

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bwcolor import Colorizer, color, presets
+from bwcolor import Colorizer, color, losses, presets
 
 TINY = dict(widths=(8, 8), blocks=(1, 1))
 
@@ -116,20 +116,28 @@ def test_float16_weights_halve_the_stored_arrays(trained, tmp_path):
 
 
 def test_resume_continues_with_optimizer_state(photo_dir, tmp_path):
+    """Also the GPU data path (uint8 crops, ab computed in the loss) on CPU: resume keeps it."""
     run = tmp_path / "run"
     c = Colorizer("default", image_size=32, architecture_config=TINY)
-    c.fit(photo_dir, epochs=1, batch_size=2, checkpoint_dir=run, verbose=0)
+    c.fit(photo_dir, epochs=1, batch_size=2, checkpoint_dir=run, verbose=0, targets_on_device=True)
+    assert c.metadata["training"]["targets_on_device"] is True
     saved = keras.models.load_model(run / "last.keras", safe_mode=True)
+    assert isinstance(saved.loss, losses.RGBTargets) and saved.loss.output_stride == 4
     steps = int(keras.ops.convert_to_numpy(saved.optimizer.iterations))
     assert steps > 0
     resumed = Colorizer("default", image_size=32, architecture_config=TINY)
     resumed.fit(photo_dir, epochs=2, batch_size=2, checkpoint_dir=run, resume=True, verbose=0)
+    assert isinstance(resumed.model.loss, losses.RGBTargets)
+    assert np.all(np.isfinite(resumed.model.history.history["loss"]))
     assert json.loads((run / "state.json").read_text())["epoch"] == 2
     assert int(keras.ops.convert_to_numpy(resumed.model.optimizer.iterations)) == 2 * steps
     assert (run / "history.csv").read_text().count("\n") == 3  # header + 2 epochs
     with pytest.raises(ValueError, match="resume=True"):
         Colorizer("default", image_size=32, architecture_config=TINY).fit(
             photo_dir, checkpoint_dir=tmp_path / "empty", resume=True)
+    with pytest.raises(ValueError, match="targets_on_device"):
+        Colorizer("default", image_size=32, architecture_config=TINY).fit(
+            photo_dir, targets_on_device="gpu")
 
 
 def test_fit_refuses_a_folder_with_nothing_usable(tmp_path):

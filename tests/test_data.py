@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bwcolor import data
+from bwcolor import color, data
 from bwcolor.color import rgb_to_lab
 from bwcolor.data import ColorizationDataset, Degradations, ImageDecodeError, load_rgb, scan
 
@@ -183,6 +183,34 @@ def test_eval_batches_are_exact_lab_of_center_crops(photo_paths):
     lab = rgb_to_lab(np.asarray(img.crop((x0, y0, x0 + 32, y0 + 32))) / 255.0)
     np.testing.assert_allclose(x[0, ..., 0], lab[..., 0] / 50 - 1, atol=1e-4)
     np.testing.assert_allclose(y[0], lab[..., 1:] / 128, atol=1e-4)
+
+
+def test_rgb_targets_are_the_crops_of_the_ab_targets(photo_paths):
+    """targets="rgb" yields the same crops and inputs; its targets are the uint8 crop itself."""
+    for training in (True, False):
+        kw = dict(training=training, output_stride=4, seed=5, degradations=Degradations(probability=1.0))
+        ab_ds = ColorizationDataset(photo_paths, 32, 3, **kw)
+        rgb_ds = ColorizationDataset(photo_paths, 32, 3, targets="rgb", **kw)
+        (xa, ya), (xr, yr) = ab_ds[0], rgb_ds[0]
+        assert yr.shape == (3, 32, 32, 3) and yr.dtype == np.uint8 and yr.flags.c_contiguous
+        np.testing.assert_allclose(xr, xa, atol=1e-5)
+        ab = color.uint8_rgb_to_lab(yr)[..., 1:].reshape(3, 8, 4, 8, 4, 2).mean(axis=(2, 4))
+        np.testing.assert_allclose(color.ab_to_target(ab), ya, atol=1e-5)
+    with pytest.raises(ValueError, match="targets must be"):
+        ColorizationDataset(photo_paths, 32, 3, training=True, targets="lab")
+
+
+@pytest.mark.parametrize("shape", [(32, 32), (32, 90), (200, 33), (47, 47)])
+def test_random_crops_stay_inside_any_photo(shape, tmp_path):
+    """Windows at any scale and at the photo's edges give full S x S crops of photo pixels only
+    (a flat photo gives flat crops: no padding or border color creeps in)."""
+    rgb = np.full((*shape, 3), (200, 90, 30), dtype=np.uint8)
+    rgb[0, 0] = rgb[-1, -1] = (201, 91, 31)  # corners are reachable and within a level of the rest
+    ds = ColorizationDataset([tmp_path / "unused.png"], 32, 1, training=True)
+    for seed in range(50):
+        crop = ds._random_crop(rgb, np.random.default_rng(seed))
+        assert crop.shape == (32, 32, 3)
+        assert np.abs(crop.astype(int) - (200, 90, 30)).max() <= 1
 
 
 def test_determinism_under_a_seed(photo_paths, tmp_path):

@@ -92,11 +92,30 @@ def test_colorfulness_term_penalizes_dull_predictions_only():
     assert float(colorful(y, vivid)) == pytest.approx(float(plain(y, vivid)), abs=1e-4)
 
 
+def test_rgb_targets_equal_host_computed_targets(bins, photos, rng):
+    """Converting uint8 crops inside the loss gives the loss of the host pipeline's ab targets."""
+    crops = np.stack([photos["astronaut"][:32, :32], photos["coffee"][:32, :32]])
+    for stride in (1, 4):
+        lab = color.uint8_rgb_to_lab(crops)
+        s = 32 // stride
+        ab = lab[..., 1:].reshape(2, s, stride, s, stride, 2).mean(axis=(2, 4))
+        target = color.ab_to_target(ab)
+        inner = losses.RebalancedCrossEntropy(weights=rng.uniform(0.5, 2, len(bins)))
+        wrapped = losses.RGBTargets(inner, output_stride=stride)
+        converted = keras.ops.convert_to_numpy(wrapped.convert_targets(crops))
+        np.testing.assert_allclose(converted, target, atol=2e-4)
+        logits = rng.normal(size=(2, s, s, len(bins))).astype("float32")
+        assert float(wrapped(crops, logits)) == pytest.approx(float(inner(target, logits)), rel=1e-4)
+
+
 def test_losses_serialize(bins):
     for loss in [losses.RegressionLoss("huber", colorfulness_weight=0.5),
-                 losses.RebalancedCrossEntropy(weights=np.ones(len(bins)), sigma=4.0)]:
+                 losses.RebalancedCrossEntropy(weights=np.ones(len(bins)), sigma=4.0),
+                 losses.RGBTargets(losses.RegressionLoss("l1"), output_stride=4)]:
         clone = keras.losses.deserialize(keras.losses.serialize(loss))
         assert clone.get_config() == loss.get_config()
+    with pytest.raises(ValueError, match="lam must be in"):
+        losses.rebalancing_weights(np.ones(len(bins)) / len(bins), bins, lam=0.0)
     with pytest.raises(ValueError, match="weights must be 261"):
         losses.RebalancedCrossEntropy(weights=[1.0, 2.0])
     with pytest.raises(ValueError, match="unknown loss"):

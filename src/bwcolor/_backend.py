@@ -93,6 +93,20 @@ def devices():
     return ["cpu"]
 
 
+def has_accelerator():
+    """True when the backend trains on a GPU or TPU rather than the CPU."""
+    backend = name()
+    if backend == "jax":
+        import jax
+
+        return jax.default_backend() != "cpu"
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.is_available()
+    return False
+
+
 def device_count():
     if name() == "jax":
         import jax

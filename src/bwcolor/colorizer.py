@@ -67,7 +67,10 @@ class Colorizer:
         ``"auto"`` (the architecture's recommended loss: classification for ``default`` and
         ``unet``, ``mse`` for the tutorial nets), or a name from :func:`bwcolor.losses.available`.
     architecture_config, loss_config : dict, optional
-        Keyword arguments for the architecture builder and the loss.
+        Keyword arguments for the architecture builder and the loss. For the classification
+        loss, ``loss_config["rebalancing_lambda"]`` (default 0.5, as Zhang et al.) sets how
+        strongly rare colors are up-weighted: 1 weighs every color alike, near 0 inverts the
+        color prior; the weights are then estimated from the training photos in ``fit``.
     optimizer : {"adam", "rmsprop"}
     learning_rate : float
     annealing_temperature : float
@@ -159,7 +162,9 @@ class Colorizer:
         return self._inference_model
 
     def _loss(self):
-        return losses.get(self.config["loss"], **self.config["loss_config"])
+        # rebalancing_lambda only shapes the weights computed in fit; the loss takes the weights.
+        config = {k: v for k, v in self.config["loss_config"].items() if k != "rebalancing_lambda"}
+        return losses.get(self.config["loss"], **config)
 
     def _optimizer(self):
         lr = self.config["learning_rate"]
@@ -172,7 +177,8 @@ class Colorizer:
             test_split=0.05, checkpoint_dir=None, resume=False, mixed_precision="auto",
             steps_per_epoch=None, validation_data=None, degradations=None, cache_dir=None,
             workers=2, use_multiprocessing=False, loader="pydataset", seed=0, repeats=1,
-            time_budget=None, distribute=None, verbose="auto", callbacks=None):
+            time_budget=None, distribute=None, targets_on_device="auto", verbose="auto",
+            callbacks=None):
         """Train on a folder (or list) of color photos, or on a ``keras.utils.PyDataset``.
 
         Parameters
@@ -208,11 +214,19 @@ class Colorizer:
         distribute : {None, "auto"}
             "auto": with JAX and more than one device, train data-parallel over all of them
             (``keras.distribution.DataParallel``).
+        targets_on_device : {"auto", True, False}
+            Where photo crops become a*, b* targets: True sends the uint8 crops and converts
+            them inside the train step (:class:`bwcolor.losses.RGBTargets`), False converts on
+            the host. "auto": True on a GPU/TPU, whose host pipeline is otherwise the bottleneck;
+            False on CPU. Folder/list sources only (a PyDataset brings its own targets).
 
         Returns
         -------
         keras.callbacks.History
         """
+        if targets_on_device not in ("auto", True, False):
+            raise ValueError(f"targets_on_device must be 'auto', True or False. "
+                             f"Received: targets_on_device={targets_on_device!r}")
         run = Path(checkpoint_dir) if checkpoint_dir else None
         initial_epoch = 0
         state = {}
@@ -227,10 +241,17 @@ class Colorizer:
             resumed_model = keras.models.load_model(run / "last.keras", safe_mode=True)
         else:
             precision = _resolve_mixed_precision(mixed_precision)  # validate before any work
+        if resume:  # the checkpoint's compiled loss decides what its targets are
+            rgb_targets = isinstance(getattr(resumed_model, "loss", None), losses.RGBTargets)
+        elif targets_on_device == "auto":
+            rgb_targets = _backend.has_accelerator()
+        else:
+            rgb_targets = bool(targets_on_device)
 
         splits = None
         if isinstance(data_source, keras.utils.PyDataset):
             train_ds, val_ds = data_source, validation_data
+            rgb_targets = False
         else:
             val_fraction, test_fraction = float(validation_split), float(test_split)
             fractions = (1 - val_fraction - test_fraction, val_fraction, test_fraction)
@@ -246,7 +267,8 @@ class Colorizer:
                 degradations = None
             val_ds = validation_data
             shared = dict(image_size=self.config["image_size"], batch_size=batch_size,
-                          output_stride=self._stride, cache_dir=cache_dir, seed=seed)
+                          output_stride=self._stride, cache_dir=cache_dir, seed=seed,
+                          targets="rgb" if rgb_targets else "ab")
             if loader == "grain":
                 common = dict(shared, num_threads=max(1, workers))
                 train_ds = data.grain_dataset(splits["train"], training=True,
@@ -279,7 +301,10 @@ class Colorizer:
             self.model = resumed_model
             initial_epoch = int(state["epoch"])
         else:
-            self.model.compile(optimizer=self._optimizer(), loss=self._loss())
+            loss = self._loss()
+            if rgb_targets:
+                loss = losses.RGBTargets(loss, output_stride=self._stride)
+            self.model.compile(optimizer=self._optimizer(), loss=loss)
 
         started = time.time()
         self.metadata.setdefault("training", {}).update({
@@ -287,6 +312,7 @@ class Colorizer:
             "mixed_precision": self.config["mixed_precision"], "backend": _backend.name(),
             "devices": _backend.devices(), "time_budget": time_budget,
             "degradations": degradations.get_config() if degradations else None,
+            "targets_on_device": rgb_targets,
         })
         if self.report is not None:
             self.metadata["dataset"] = self.report.as_dict()
@@ -347,7 +373,8 @@ class Colorizer:
                                           training=False, output_stride=self._stride)
             ab = (color.target_to_ab(ds[i][1]) for i in range(len(ds)))
         prior = losses.ab_prior(ab, self.bins)
-        weights = losses.rebalancing_weights(prior, self.bins)
+        lam = self.config["loss_config"].get("rebalancing_lambda", losses.DEFAULT_REBALANCING_LAMBDA)
+        weights = losses.rebalancing_weights(prior, self.bins, lam=lam)
         self.config["loss_config"]["weights"] = [round(float(w), 5) for w in weights]
 
     # --------------------------------------------------------------- colorize

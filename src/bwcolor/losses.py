@@ -19,10 +19,13 @@ import numpy as np
 from keras import ops
 
 from bwcolor.color import _constants as C
+from bwcolor.color import ops as color_ops
 from bwcolor.color import uint8_rgb_to_lab
 
 __all__ = [
+    "DEFAULT_REBALANCING_LAMBDA",
     "DEFAULT_TEMPERATURE",
+    "RGBTargets",
     "RebalancedCrossEntropy",
     "RegressionLoss",
     "ab_bins",
@@ -35,6 +38,7 @@ __all__ = [
 ]
 
 DEFAULT_TEMPERATURE = 0.38
+DEFAULT_REBALANCING_LAMBDA = 0.5
 
 _REGRESSION = ("mse", "l1", "huber")
 _CLASSIFICATION = ("classification",)
@@ -98,12 +102,14 @@ def ab_prior(ab_values, bins):
     return counts / counts.sum()
 
 
-def rebalancing_weights(prior, bins, *, lam=0.5, sigma=5.0):
+def rebalancing_weights(prior, bins, *, lam=DEFAULT_REBALANCING_LAMBDA, sigma=5.0):
     """Class-rebalancing weights (Zhang et al. 2016, eq. 4), normalized to mean 1 under the prior.
 
     ``w ∝ ((1 - lam) * p~ + lam / Q) ** -1`` where p~ is the prior smoothed by a Gaussian of
     ``sigma`` (ab units) over the bin centers.
     """
+    if not 0 < lam <= 1:  # at 0, bins that the smoothed prior never reaches get infinite weight
+        raise ValueError(f"lam must be in (0, 1]. Received: lam={lam}")
     prior = np.asarray(prior, dtype=np.float64)
     d2 = ((bins[:, None, :] - bins[None, :, :]) ** 2).sum(-1)
     kernel = np.exp(-d2 / (2 * sigma**2))
@@ -255,6 +261,42 @@ class RebalancedCrossEntropy(keras.losses.Loss):
         return {**super().get_config(), "grid_step": self.grid_step, "sigma": self.sigma,
                 "neighbors": self.neighbors,
                 "weights": None if self.weights is None else self.weights.tolist()}
+
+
+@keras.saving.register_keras_serializable(package="bwcolor")
+class RGBTargets(keras.losses.Loss):
+    """Wrap a loss so that its targets can be the uint8 sRGB crops themselves.
+
+    The wrapped loss expects scaled a*, b* at the model's output resolution; this converts the
+    (B, S, S, 3) uint8 targets to that inside the compiled train step (Lab, then an area average
+    over ``output_stride`` x ``output_stride`` blocks, then the 1/128 scaling), on the accelerator.
+    That takes the costliest per-pixel work off the host data pipeline, which starved a GPU
+    otherwise. The result equals what :class:`bwcolor.data.ColorizationDataset` computes on the
+    host with ``targets="ab"``, to float32 rounding.
+    """
+
+    def __init__(self, loss, output_stride=1, name=None, **kwargs):
+        if isinstance(loss, dict):
+            loss = keras.saving.deserialize_keras_object(loss)
+        super().__init__(name=name or loss.name, **kwargs)
+        self.loss = loss
+        self.output_stride = int(output_stride)
+
+    def convert_targets(self, rgb):
+        """uint8 sRGB (B, S, S, 3) -> scaled ab (B, S/k, S/k, 2), float32."""
+        lab = color_ops.rgb_to_lab(ops.cast(rgb, "float32") / 255.0)
+        ab = lab[..., 1:]
+        k = self.output_stride
+        if k > 1:
+            ab = ops.average_pool(ab, pool_size=k, strides=k, padding="valid")
+        return color_ops.ab_to_target(ab)
+
+    def call(self, y_true, y_pred):
+        return self.loss.call(self.convert_targets(y_true), y_pred)
+
+    def get_config(self):
+        return {**super().get_config(), "loss": keras.saving.serialize_keras_object(self.loss),
+                "output_stride": self.output_stride}
 
 
 def available():
