@@ -2,6 +2,8 @@
 
     python benchmarks/data_pipeline.py                 # 128 and 256 px, 1 and 2 workers
     python benchmarks/data_pipeline.py --rss-files 60 600
+    python benchmarks/data_pipeline.py --photos DIR --size 256 --workers 14 --targets rgb \
+        --no-degradations --rss-files       # what a GPU host's pipeline delivers
 
 Photos: bwcolor's sample photos re-encoded as JPEG crops at several sizes (no network). Batches
 are fetched the way ``keras.utils.PyDataset`` does with thread workers. The RSS runs train a tiny
@@ -13,12 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import resource
 import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -43,18 +46,33 @@ def make_folder(folder, n_files, seed=0):
     return sorted(folder.glob("*.jpg"))
 
 
-def throughput(paths, size, workers, batch, epochs, cache_dir):
+_DATASET = None  # what forked process workers read, as keras.utils.PyDataset's do
+
+
+def _batch(index):
+    return _DATASET[index]
+
+
+def throughput(paths, size, workers, batch, epochs, cache_dir, targets="ab", degradations=True,
+               processes=False):
+    global _DATASET
     from bwcolor.data import ColorizationDataset, Degradations
 
-    ds = ColorizationDataset(paths, size, batch, training=True, output_stride=4,
-                             degradations=Degradations(), cache_dir=cache_dir)
+    ds = ColorizationDataset(paths, size, batch, training=True, output_stride=4, targets=targets,
+                             degradations=Degradations() if degradations else None,
+                             cache_dir=cache_dir)
     rates = []
-    with ThreadPoolExecutor(workers) as pool:
-        for _ in range(epochs):
+    for _ in range(epochs):
+        _DATASET = ds  # forked anew each epoch, so workers see the epoch's order
+        if processes:  # batches come back pickled, as from Keras' process workers
+            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+        else:
+            pool = ThreadPoolExecutor(workers)
+        with pool:
             t = time.perf_counter()
-            n = sum(len(x) for x, _ in pool.map(ds.__getitem__, range(len(ds))))
+            n = sum(len(x) for x, _ in pool.map(_batch, range(len(ds))))
             rates.append(n / (time.perf_counter() - t))
-            ds.on_epoch_end()
+        ds.on_epoch_end()
     return rates
 
 
@@ -75,23 +93,43 @@ def main():
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--rss-files", nargs="*", type=int, default=[60, 600])
     p.add_argument("--rss-steps", type=int, default=20)
+    p.add_argument("--photos", help="a folder of photos to read instead of generated JPEGs")
+    p.add_argument("--targets", nargs="+", default=["ab"], choices=["ab", "rgb"],
+                   help="ab: targets made on the host; rgb: uint8 crops (targets_on_device)")
+    p.add_argument("--no-degradations", action="store_true")
+    p.add_argument("--processes", action="store_true", help="forked worker processes, not threads")
     p.add_argument("--_rss_child", nargs=2, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args._rss_child:
         return rss_child(args._rss_child[0], int(args._rss_child[1]))
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        paths = make_folder(tmp / "photos", args.files)
+        if args.photos:
+            from bwcolor.data import find_files
+
+            paths = find_files(args.photos)
+        else:
+            paths = make_folder(tmp / "photos", args.files)
         for size in args.size:
-            for workers in args.workers:
-                for cached in (False, True):
-                    cache = tmp / f"cache_{size}" if cached else None
-                    rates = throughput(paths, size, workers, args.batch_size, 3 if cached else 1, cache)
-                    print(json.dumps({"benchmark": "data_pipeline", "image_size": size,
-                                      "workers": workers, "cache": cached,
-                                      "images_per_s": round(rates[-1], 1),
-                                      "note": "epoch 3 (cache warm)" if cached else "decode every file",
-                                      "files": len(paths)}), flush=True)
+            usable = paths
+            if args.photos:
+                from bwcolor.data import scan
+
+                usable = scan(paths, image_size=size, fractions=(1.0, 0.0, 0.0))[0]["train"]
+            for targets in args.targets:
+                for workers in args.workers:
+                    for cached in (False, True):
+                        cache = tmp / f"cache_{size}" if cached else None
+                        rates = throughput(usable, size, workers, args.batch_size, 3 if cached else 1,
+                                           cache, targets, not args.no_degradations,
+                                           args.processes)
+                        print(json.dumps({"benchmark": "data_pipeline", "image_size": size,
+                                          "workers": workers, "processes": args.processes,
+                                          "cache": cached, "targets": targets,
+                                          "degradations": not args.no_degradations,
+                                          "images_per_s": round(rates[-1], 1),
+                                          "note": "epoch 3 (cache warm)" if cached else "decode every file",
+                                          "files": len(usable)}), flush=True)
         for n in args.rss_files:
             folder = tmp / f"rss_{n}"
             make_folder(folder, n, seed=n)

@@ -87,7 +87,8 @@ def run_job(arch, photos, args):
     c.fit(photos, epochs=epochs, batch_size=args.batch_size, validation_split=0.0, test_split=0.0,
           repeats=repeats, workers=args.workers, use_multiprocessing=args.processes,
           cache_dir=args.cache_dir, mixed_precision=args.mixed_precision,
-          time_budget=args.time_limit, callbacks=[clock], verbose=0)
+          time_budget=args.time_limit, targets_on_device=args.targets_on_device,
+          callbacks=[clock], verbose=0)
     sampler.stop()
     wall = time.perf_counter() - t0
     done = len(clock.ends)
@@ -128,9 +129,11 @@ def main():
     p.add_argument("--processes", action="store_true", help="process workers instead of threads")
     p.add_argument("--time-limit", type=float, default=None, help="seconds of training per arch")
     p.add_argument("--cache-dir", default=None, help="decode cache (default: a temporary folder)")
+    p.add_argument("--targets-on-device", default="auto", choices=["auto", "true", "false"])
     args = p.parse_args()
     if args.mixed_precision == "none":
         args.mixed_precision = None
+    args.targets_on_device = {"true": True, "false": False}.get(args.targets_on_device, "auto")
 
     from bwcolor import _backend
 

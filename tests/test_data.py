@@ -1,4 +1,5 @@
 import os
+import pickle
 
 import numpy as np
 import pytest
@@ -222,10 +223,25 @@ def test_determinism_under_a_seed(photo_paths, tmp_path):
         np.testing.assert_array_equal(a[i][1], b[i][1])
     assert len(os.listdir(tmp_path / "cache")) == len(photo_paths)
     np.testing.assert_array_equal(b[0][0], a[0][0])  # second pass reads the memory-mapped cache
+    clone = pickle.loads(pickle.dumps(b))  # spawned worker processes get a pickled copy
+    np.testing.assert_array_equal(clone[0][1], b[0][1])
     c = ColorizationDataset(photo_paths, 32, 2, training=True, seed=4)
     assert not np.array_equal(a[0][1], c[0][1])
     a.on_epoch_end()
     assert not np.array_equal(a[0][1], b[0][1])  # a new epoch reshuffles
+
+
+def test_open_cache_maps_are_bounded(photo_paths, tmp_path, monkeypatch):
+    """Memory maps of cached photos are reused, but no more than MAX_OPEN_MAPS stay open."""
+    from bwcolor.data import dataset as dataset_module
+
+    monkeypatch.setattr(dataset_module, "MAX_OPEN_MAPS", 2)
+    plain = ColorizationDataset(photo_paths, 32, 3, training=True, seed=2)
+    cached = ColorizationDataset(photo_paths, 32, 3, training=True, seed=2, cache_dir=tmp_path)
+    for _ in range(2):  # the first pass writes the cache, the second maps it
+        for i in range(len(cached)):
+            np.testing.assert_array_equal(cached[i][1], plain[i][1])
+    assert len(cached._mapped) == 2
 
 
 def test_degradations_touch_input_only(photo_paths):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import io
 import math
 import os
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -27,6 +29,9 @@ __all__ = ["DEGRADATIONS", "ColorizationDataset", "Degradations", "scan"]
 DEFAULT_MIN_CHROMA = 2.0
 
 DEGRADATIONS = ("noise", "blur", "grain", "jpeg", "tone")
+
+#: Cached photos kept memory-mapped per dataset (each map holds a file descriptor).
+MAX_OPEN_MAPS = 256
 
 
 def _to_uint8(rgb):
@@ -222,6 +227,17 @@ class ColorizationDataset(keras.utils.PyDataset):
         self.repeats = max(1, int(repeats))
         self.epoch = 0
         self._order = self._make_order()
+        self._mapped = collections.OrderedDict()  # path -> memory-mapped cache file (LRU)
+        self._mapped_lock = threading.Lock()
+
+    def __getstate__(self):  # for spawned worker processes: maps and locks do not pickle
+        state = self.__dict__.copy()
+        state["_mapped"], state["_mapped_lock"] = collections.OrderedDict(), None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._mapped_lock = threading.Lock()
 
     def _make_order(self):
         if not self.training:
@@ -245,6 +261,11 @@ class ColorizationDataset(keras.utils.PyDataset):
 
     def _load_uint8(self, path):
         """The photo as uint8, short side at least ``source_short_side`` (cached when asked)."""
+        with self._mapped_lock:
+            mapped = self._mapped.get(path)
+            if mapped is not None:
+                self._mapped.move_to_end(path)
+                return mapped
         if self.cache_dir is not None:
             st = os.stat(path)
             key = hashlib.sha1(
@@ -252,7 +273,15 @@ class ColorizationDataset(keras.utils.PyDataset):
                     "utf-8", "surrogateescape")).hexdigest()
             cached = self.cache_dir / f"{key}.npy"
             if cached.exists():
-                return np.load(cached, mmap_mode="r")
+                # Keep recent memory maps: reopening one per crop (stat, hash, header parse) held
+                # Python's GIL long enough to cap a 14-thread pipeline near 750 crops/s. Each
+                # map holds a file descriptor, hence the bound.
+                mapped = np.load(cached, mmap_mode="r")
+                with self._mapped_lock:
+                    self._mapped[path] = mapped
+                    while len(self._mapped) > MAX_OPEN_MAPS:
+                        self._mapped.popitem(last=False)
+                return mapped
         rgb = _to_uint8(load_rgb(path, min_short_side=self.source_short_side))
         h, w = rgb.shape[:2]
         scale = self.source_short_side / min(h, w)
@@ -319,7 +348,7 @@ class ColorizationDataset(keras.utils.PyDataset):
         if self.training and self.degradations is not None:
             L = self.degradations(L, rng)
         if self.targets == "rgb":
-            return l_to_input(L)[..., None].astype(np.float32), np.ascontiguousarray(crop)
+            return l_to_input(L)[..., None].astype(np.float32), crop
         ab = lab[..., 1:]
         k = self.output_stride
         if k > 1:
@@ -331,10 +360,12 @@ class ColorizationDataset(keras.utils.PyDataset):
         if index >= len(self):
             raise IndexError(f"batch index out of range. Received: index={index}, len={len(self)}")
         idx = self._order[index * self.batch_size:(index + 1) * self.batch_size]
-        xs, ys = [], []
+        xs = ys = None
         for k, j in enumerate(idx):
             rng = np.random.default_rng([self.seed, self.epoch, index * self.batch_size + k])
             x, y = self.example(self.paths[j], rng)
-            xs.append(x)
-            ys.append(y)
-        return np.stack(xs), np.stack(ys)
+            if xs is None:  # filling preallocated batches copies each example once, not twice
+                xs = np.empty((len(idx), *x.shape), x.dtype)
+                ys = np.empty((len(idx), *y.shape), y.dtype)
+            xs[k], ys[k] = x, y
+        return xs, ys
