@@ -84,7 +84,7 @@ def run_job(arch, photos, args):
     sampler = GPUSampler()
     sampler.start()
     fit_started = time.perf_counter()
-    c.fit(photos, epochs=epochs, batch_size=args.batch_size, validation_split=0.0, test_split=0.0,
+    history = c.fit(photos, epochs=epochs, batch_size=args.batch_size, validation_split=0.0, test_split=0.0,
           repeats=repeats, workers=args.workers, use_multiprocessing=args.processes,
           cache_dir=args.cache_dir, mixed_precision=args.mixed_precision,
           time_budget=args.time_limit, targets_on_device=args.targets_on_device,
@@ -108,6 +108,7 @@ def run_job(arch, photos, args):
         "photos": n_photos, "crops_per_epoch": crops_per_epoch, "epochs_planned": epochs,
         "epochs_done": done, "crops_done": done * crops_per_epoch,
         "job_complete": done * crops_per_epoch >= args.job_crops,
+        "final_loss": history.history["loss"][-1] if history.history else None,
         "wall_s": round(wall, 1), "first_epoch_s_incl_compile": first_epoch_s and round(first_epoch_s, 1),
         "steady_img_per_s": steady and round(steady, 1),
         "projected_job_s": projected and round(projected, 1),

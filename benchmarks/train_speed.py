@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 
-def measure(arch, size, batch, steps, warmup, mixed_precision, loss):
+def measure(arch, size, batch, steps, warmup, mixed_precision, loss, jit_compile="auto"):
     import keras
 
     from bwcolor import Colorizer, _backend, architectures
@@ -26,7 +26,7 @@ def measure(arch, size, batch, steps, warmup, mixed_precision, loss):
     c._rebuild_keeping_weights()
     if c.head == "classification":
         c.config["loss_config"]["weights"] = [1.0] * len(c.bins)
-    c.model.compile(optimizer=c._optimizer(), loss=c._loss())
+    c.model.compile(optimizer=c._optimizer(), loss=c._loss(), jit_compile=jit_compile)
     stride = architectures.output_stride(c.model)
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, (batch, size, size, 1)).astype("float32")
@@ -46,6 +46,7 @@ def measure(arch, size, batch, steps, warmup, mixed_precision, loss):
         "images_per_s": round(steps * batch / seconds, 2),
         "train_tflops_per_s": round(3 * flops * steps * batch / seconds / 1e12, 3),
         "final_loss": float(np.asarray(loss_value)), "keras": keras.__version__,
+        "jit_compile": c.model.jit_compile,
     }
 
 
@@ -58,13 +59,17 @@ def main():
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--mixed-precision", nargs="+", default=["none", "bfloat16"])
     p.add_argument("--loss", default="auto")
+    p.add_argument("--jit-compile", nargs="+", default=["auto"], choices=["auto", "true", "false"],
+                   help="Keras' jit_compile: XLA on JAX, torch.compile on torch")
     args = p.parse_args()
     for arch in args.arch:
         for size in args.size:
             for mp in args.mixed_precision:
                 mp = None if mp == "none" else mp
-                print(json.dumps(measure(arch, size, args.batch_size, args.steps, args.warmup, mp,
-                                         args.loss)), flush=True)
+                for jit in args.jit_compile:
+                    jit = {"true": True, "false": False}.get(jit, "auto")
+                    print(json.dumps(measure(arch, size, args.batch_size, args.steps, args.warmup,
+                                             mp, args.loss, jit)), flush=True)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,17 @@ def trained(photo_dir, tmp_path_factory):
     return c, run, history
 
 
+def test_best_preset_metadata_scores_its_own_weights(trained, photo_dir):
+    """best/ is the best validation epoch; its test metrics must be of those weights."""
+    from bwcolor import data
+
+    c, run, _ = trained
+    test_paths = data.scan(photo_dir, image_size=32, fractions=(0.6, 0.2, 0.2))[0]["test"]
+    best = Colorizer.from_preset(run / "best")
+    stored = json.loads((run / "best" / "metadata.json").read_text())["test_metrics"]
+    assert stored == pytest.approx(best.evaluate(test_paths))
+
+
 def test_fit_writes_a_complete_run_folder(trained):
     c, run, history = trained
     assert len(history.history["loss"]) == 2 and np.all(np.isfinite(history.history["loss"]))

@@ -188,7 +188,8 @@ class Colorizer:
         validation_split, test_split : float
             Fractions of the photos held out, by a stable hash of each relative path (adding
             photos never moves existing ones between splits). The test split is never trained on;
-            it is scored at the end into ``metadata["test_metrics"]``.
+            it is scored at the end: the final weights into ``metadata["test_metrics"]``, and
+            the ``best/`` preset's own weights into its ``metadata.json``.
         checkpoint_dir : path, optional
             Run folder: ``last.keras`` (model + optimizer, for ``resume``), ``best/`` (preset of
             the best validation epoch), ``history.csv``, ``curves.png``, ``state.json``.
@@ -344,7 +345,13 @@ class Colorizer:
             if verbose:
                 print("Test split:", json.dumps(self.metadata["test_metrics"]), flush=True)
         if run is not None and (run / "best").is_dir():
-            self._write_metadata_into(run / "best")
+            scores = {}
+            if splits and splits["test"]:
+                # best/ holds the best validation epoch, not the last: score its own weights.
+                scores["test_metrics"] = Colorizer.from_preset(run / "best").evaluate(splits["test"])
+                if verbose:
+                    print("Test split, best/ weights:", json.dumps(scores["test_metrics"]), flush=True)
+            self._write_metadata_into(run / "best", **scores)
         return history
 
     def _setup_distribution(self, distribute, batch_size):
@@ -515,9 +522,10 @@ class Colorizer:
                 "parameters": int(self.model.count_params()),
                 "flops_per_256px_image": architectures.flops(self.model, 256)}
 
-    def _write_metadata_into(self, folder):
+    def _write_metadata_into(self, folder, **overrides):
         tmp = Path(folder) / ".metadata.json.tmp"
-        tmp.write_text(json.dumps(self._full_metadata(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        text = json.dumps({**self._full_metadata(), **overrides}, indent=2, sort_keys=True)
+        tmp.write_text(text + "\n", encoding="utf-8")
         os.replace(tmp, Path(folder) / presets.METADATA_FILE)
 
     @classmethod
