@@ -26,7 +26,7 @@ def test_best_preset_metadata_scores_its_own_weights(trained, photo_dir):
     """best/ is the best validation epoch; its test metrics must be of those weights."""
     from bwcolor import data
 
-    c, run, _ = trained
+    _, run, _ = trained
     test_paths = data.scan(photo_dir, image_size=32, fractions=(0.6, 0.2, 0.2))[0]["test"]
     best = Colorizer.from_preset(run / "best")
     stored = json.loads((run / "best" / "metadata.json").read_text())["test_metrics"]
