@@ -72,11 +72,13 @@ def run_job(arch, photos, args):
         def on_epoch_end(self, epoch, logs=None):
             self.ends.append(time.perf_counter())
 
+    # Sizing the epochs needs the usable photo count; that scan is the benchmark's, not the job's
+    # (fit scans the folder again, inside the timed part).
+    n_photos = len(data.scan(photos, image_size=args.size, fractions=(1.0, 0.0, 0.0))[0]["train"])
     t0 = time.perf_counter()
     loss = "mse" if arch.startswith("wallner") else "auto"
     optimizer = "rmsprop" if arch.startswith("wallner") else "adam"
     c = Colorizer(arch, image_size=args.size, loss=loss, optimizer=optimizer)
-    n_photos = len(data.scan(photos, image_size=args.size, fractions=(1.0, 0.0, 0.0))[0]["train"])
     repeats = max(1, round(args.crops_per_epoch / n_photos))
     crops_per_epoch = (n_photos * repeats // args.batch_size) * args.batch_size
     epochs = math.ceil(args.job_crops / crops_per_epoch)
@@ -84,11 +86,11 @@ def run_job(arch, photos, args):
     sampler = GPUSampler()
     sampler.start()
     fit_started = time.perf_counter()
-    history = c.fit(photos, epochs=epochs, batch_size=args.batch_size, validation_split=0.0, test_split=0.0,
-          repeats=repeats, workers=args.workers, use_multiprocessing=args.processes,
-          cache_dir=args.cache_dir, mixed_precision=args.mixed_precision,
-          time_budget=args.time_limit, targets_on_device=args.targets_on_device,
-          callbacks=[clock], verbose=0)
+    history = c.fit(photos, epochs=epochs, batch_size=args.batch_size, validation_split=0.0,
+                    test_split=0.0, repeats=repeats, workers=args.workers,
+                    use_multiprocessing=args.processes, cache_dir=args.cache_dir,
+                    mixed_precision=args.mixed_precision, time_budget=args.time_limit,
+                    targets_on_device=args.targets_on_device, callbacks=[clock], verbose=0)
     sampler.stop()
     wall = time.perf_counter() - t0
     done = len(clock.ends)

@@ -190,7 +190,7 @@ class ColorizationDataset(keras.utils.PyDataset):
         ``"ab"``: targets are the scaled a*, b* at S / output_stride (float32). ``"rgb"``: targets
         are the uint8 sRGB crops themselves (S, S, 3), for a loss wrapped in
         :class:`bwcolor.losses.RGBTargets` that converts them on the accelerator: the host then
-        computes only L*, and sends a quarter of the target bytes.
+        computes only L*, not the full Lab conversion and the area average.
     cache_dir : path, optional
         Keep each photo decoded and resized as uint8 ``.npy`` here, memory-mapped on reuse.
     seed : int
@@ -322,8 +322,7 @@ class ColorizationDataset(keras.utils.PyDataset):
             return self._random_crop(rgb, rng)
         S = self.image_size
         h, w = rgb.shape[:2]
-        short = S
-        scale = short / min(h, w)
+        scale = S / min(h, w)
         nw, nh = max(S, round(w * scale)), max(S, round(h * scale))
         img = Image.fromarray(np.asarray(rgb))
         if (nw, nh) != (w, h):
