@@ -170,12 +170,15 @@ def test_evaluate_returns_all_metrics(trained, photo_dir, tmp_path):
     from bwcolor.colorizer import _reference_crops
 
     with pytest.warns(UserWarning, match=r"broken\.png"):
-        crops, skipped = _reference_crops(paths, 32, None)
-    assert len(crops) == 1 and skipped == 1
+        crops, read, skipped = _reference_crops(paths, 32, None)
+    assert len(crops) == 1 and skipped == 1 and read == [photo_dir / "coffee.jpg"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        scores = trained[0].evaluate(paths)
+        scores = trained[0].evaluate(paths, per_image=True)
     assert scores["n_images"] == 1 and scores["n_skipped"] == 1
+    (only,) = scores["per_image"]  # the broken file has no row: it was skipped, and counted
+    assert only["path"] == str(photo_dir / "coffee.jpg")
+    assert only["delta_e2000"] == pytest.approx(scores["delta_e2000"])
 
 
 def test_colorfulness_known_values():
@@ -191,8 +194,11 @@ def test_colorfulness_known_values():
 def test_gray_baseline(photo_dir):
     from bwcolor.colorizer import evaluate_gray_baseline
 
-    scores = evaluate_gray_baseline(photo_dir, size=32)
+    scores = evaluate_gray_baseline(photo_dir, size=32, per_image=True)
     assert scores["colorfulness"] < 0.5 and scores["colorfulness_reference"] > 10
+    rows = scores["per_image"]
+    assert len(rows) == scores["n_images"] == 6
+    assert np.mean([r["psnr"] for r in rows]) == pytest.approx(scores["psnr"])
     assert scores["n_images"] == 6 and scores["delta_e2000"] > 0
 
 

@@ -469,7 +469,8 @@ class Colorizer:
         return results[0] if single else results
 
     # --------------------------------------------------------------- evaluate
-    def evaluate(self, data_source, *, split=None, size=None, annealing_temperature=None):
+    def evaluate(self, data_source, *, split=None, size=None, annealing_temperature=None,
+                 per_image=False):
         """Score colorizations of color photos against the originals.
 
         Each photo is resized (short side ``size``, default the training size) and center
@@ -481,6 +482,9 @@ class Colorizer:
         data_source : folder or list of paths
         split : {None, "train", "validation", "test"}
             Score only that split (same hash split as ``fit``, with 5% / 5% held out).
+        per_image : bool
+            Also return each photo's scores, under ``"per_image"`` (with its ``"path"``), e.g.
+            to see on how many photos one model beats another.
 
         Returns
         -------
@@ -490,14 +494,14 @@ class Colorizer:
             (each also reported with a warning).
         """
         size = int(size or self.config["image_size"])
-        references, n_skipped = _reference_crops(data_source, size, split)
-        per_image = []
+        references, paths, n_skipped = _reference_crops(data_source, size, split)
+        scores = []
         for start in range(0, len(references), 8):
             batch = references[start:start + 8]
             outs = self.colorize([r for r in batch], annealing_temperature=annealing_temperature,
                                  render_size=size)
-            per_image += [metrics.image_metrics(r, o) for r, o in zip(batch, outs)]
-        return {**metrics.mean_metrics(per_image), "n_skipped": n_skipped}
+            scores += [metrics.image_metrics(r, o) for r, o in zip(batch, outs)]
+        return _summary(scores, paths, n_skipped, per_image)
 
     # ----------------------------------------------------------- save / load
     def save(self, path, *, overwrite=False, weights_dtype="float32"):
@@ -601,21 +605,29 @@ def _join(lightness, ab_small):
     return (rgb * 255.0 + 0.5).astype(np.uint8)
 
 
-def evaluate_gray_baseline(data_source, *, split=None, size=256):
-    """Scores of the gray baseline (a* = b* = 0: the photo with its colors removed)."""
-    references, n_skipped = _reference_crops(data_source, size, split)
-    per_image = []
+def evaluate_gray_baseline(data_source, *, split=None, size=256, per_image=False):
+    """Scores of the gray baseline (a* = b* = 0: the photo with its colors removed), in the
+    form of :meth:`Colorizer.evaluate`."""
+    references, paths, n_skipped = _reference_crops(data_source, size, split)
+    scores = []
     for ref in references:
         lightness = color.rgb_to_lab(ref / 255.0)[..., :1]
         gray = color.lab_to_rgb(np.concatenate([lightness, np.zeros_like(lightness),
                                                 np.zeros_like(lightness)], axis=-1))
-        per_image.append(metrics.image_metrics(ref, (gray * 255 + 0.5).astype(np.uint8)))
-    return {**metrics.mean_metrics(per_image), "n_skipped": n_skipped}
+        scores.append(metrics.image_metrics(ref, (gray * 255 + 0.5).astype(np.uint8)))
+    return _summary(scores, paths, n_skipped, per_image)
+
+
+def _summary(scores, paths, n_skipped, per_image):
+    summary = {**metrics.mean_metrics(scores), "n_skipped": n_skipped}
+    if per_image:
+        summary["per_image"] = [{"path": str(p), **m} for p, m in zip(paths, scores)]
+    return summary
 
 
 def _reference_crops(data_source, size, split):
-    """uint8 center crops (short side resized to ``size``) of the photos to evaluate on, and
-    how many files could not be read (each is warned about, never silently dropped)."""
+    """uint8 center crops (short side resized to ``size``) of the photos to evaluate on, their
+    paths, and how many files could not be read (each is warned about, never silently dropped)."""
     if split is not None:
         splits, _report = data.scan(data_source, image_size=size, min_chroma=0.0)
         paths = splits[split]
@@ -623,15 +635,16 @@ def _reference_crops(data_source, size, split):
         paths = [p for p in data.find_files(data_source) if data.sniff_format(p)]
     else:
         paths = list(data_source)
-    crops, skipped = [], 0
+    crops, read, skipped = [], [], 0
     # The same deterministic resize + center crop as validation batches.
     cropper = data.ColorizationDataset(paths, size, 1, training=False) if paths else None
     for p in paths:
         try:
             crops.append(cropper.rgb_crop(p))
+            read.append(p)
         except ImageDecodeError as e:
             warnings.warn(f"evaluate skips an unreadable file: {e}", stacklevel=3)
             skipped += 1
     if not crops:
         raise ValueError(f"no readable photos to evaluate. Received: {data_source!r}")
-    return crops, skipped
+    return crops, read, skipped
