@@ -2,7 +2,7 @@
 
     python benchmarks/data_pipeline.py                 # 128 and 256 px, 1 and 2 workers
     python benchmarks/data_pipeline.py --rss-files 60 600
-    python benchmarks/data_pipeline.py --photos DIR --size 256 --workers 14 --targets rgb \
+    python benchmarks/data_pipeline.py --photos DIR --size 256 --workers 14 --targets rgb windows \
         --no-degradations --rss-files       # what a GPU host's pipeline delivers
 
 Photos: bwcolor's sample photos re-encoded as JPEG crops at several sizes (no network). Batches
@@ -58,8 +58,10 @@ def throughput(paths, size, workers, batch, epochs, cache_dir, targets="ab", deg
     global _DATASET
     from bwcolor.data import ColorizationDataset, Degradations
 
-    ds = ColorizationDataset(paths, size, batch, training=True, output_stride=4, targets=targets,
-                             degradations=Degradations() if degradations else None,
+    windows = targets == "windows"
+    ds = ColorizationDataset(paths, size, batch, training=True, output_stride=4,
+                             targets="ab" if windows else targets, crop_on_device=windows,
+                             degradations=Degradations() if degradations and not windows else None,
                              cache_dir=cache_dir)
     rates = []
     for _ in range(epochs):
@@ -70,7 +72,8 @@ def throughput(paths, size, workers, batch, epochs, cache_dir, targets="ab", deg
             pool = ThreadPoolExecutor(workers)
         with pool:
             t = time.perf_counter()
-            n = sum(len(x) for x, _ in pool.map(_batch, range(len(ds))))
+            # A batch is (x, y), or ((windows, boxes),) with crop_on_device.
+            n = sum(len(b[0][0]) if windows else len(b[0]) for b in pool.map(_batch, range(len(ds))))
             rates.append(n / (time.perf_counter() - t))
         ds.on_epoch_end()
     return rates
@@ -94,8 +97,9 @@ def main():
     p.add_argument("--rss-files", nargs="*", type=int, default=[60, 600])
     p.add_argument("--rss-steps", type=int, default=20)
     p.add_argument("--photos", help="a folder of photos to read instead of generated JPEGs")
-    p.add_argument("--targets", nargs="+", default=["ab"], choices=["ab", "rgb"],
-                   help="ab: targets made on the host; rgb: uint8 crops (targets_on_device)")
+    p.add_argument("--targets", nargs="+", default=["ab"], choices=["ab", "rgb", "windows"],
+                   help="ab: targets made on the host; rgb: uint8 crops (targets_on_device); "
+                        "windows: uncropped windows and boxes (crops_on_device, no degradations)")
     p.add_argument("--no-degradations", action="store_true")
     p.add_argument("--processes", action="store_true", help="forked worker processes, not threads")
     p.add_argument("--_rss_child", nargs=2, help=argparse.SUPPRESS)
@@ -126,7 +130,7 @@ def main():
                         print(json.dumps({"benchmark": "data_pipeline", "image_size": size,
                                           "workers": workers, "processes": args.processes,
                                           "cache": cached, "targets": targets,
-                                          "degradations": not args.no_degradations,
+                                          "degradations": not args.no_degradations and targets != "windows",
                                           "images_per_s": round(rates[-1], 1),
                                           "note": "epoch 3 (cache warm)" if cached else "decode every file",
                                           "files": len(usable)}), flush=True)

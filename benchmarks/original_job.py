@@ -90,7 +90,8 @@ def run_job(arch, photos, args):
                     test_split=0.0, repeats=repeats, workers=args.workers,
                     use_multiprocessing=args.processes, cache_dir=args.cache_dir,
                     mixed_precision=args.mixed_precision, time_budget=args.time_limit,
-                    targets_on_device=args.targets_on_device, callbacks=[clock], verbose=0)
+                    targets_on_device=args.targets_on_device,
+                    crops_on_device=args.crops_on_device, callbacks=[clock], verbose=0)
     sampler.stop()
     wall = time.perf_counter() - t0
     done = len(clock.ends)
@@ -107,6 +108,7 @@ def run_job(arch, photos, args):
         "params": c.model.count_params(), "backend": _backend.name(), "devices": _backend.devices(),
         "mixed_precision": c.config["mixed_precision"],
         "targets_on_device": c.metadata["training"]["targets_on_device"],
+        "crops_on_device": c.metadata["training"]["crops_on_device"],
         "photos": n_photos, "crops_per_epoch": crops_per_epoch, "epochs_planned": epochs,
         "epochs_done": done, "crops_done": done * crops_per_epoch,
         "job_complete": done * crops_per_epoch >= args.job_crops,
@@ -133,10 +135,12 @@ def main():
     p.add_argument("--time-limit", type=float, default=None, help="seconds of training per arch")
     p.add_argument("--cache-dir", default=None, help="decode cache (default: a temporary folder)")
     p.add_argument("--targets-on-device", default="auto", choices=["auto", "true", "false"])
+    p.add_argument("--crops-on-device", default="auto", choices=["auto", "true", "false"])
     args = p.parse_args()
     if args.mixed_precision == "none":
         args.mixed_precision = None
     args.targets_on_device = {"true": True, "false": False}.get(args.targets_on_device, "auto")
+    args.crops_on_device = {"true": True, "false": False}.get(args.crops_on_device, "auto")
 
     from bwcolor import _backend
 

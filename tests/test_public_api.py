@@ -3,7 +3,7 @@ import subprocess
 import sys
 
 import bwcolor
-from bwcolor import architectures, color, data, losses
+from bwcolor import architectures, color, data, device_crops, losses
 
 
 def test_top_level_api_is_pinned():
@@ -23,6 +23,8 @@ def test_submodule_apis_are_pinned():
     assert "ColorizationDataset" in data.__all__ and "scan" in data.__all__
     assert "RebalancedCrossEntropy" in losses.__all__ and "annealed_mean" in losses.__all__
     assert "RGBTargets" in losses.__all__
+    assert sorted(device_crops.__all__) == ["BOX_FIELDS", "DeviceCropModel", "crop_windows",
+                                            "resize_weights"]
 
 
 def test_imports_with_no_environment_set():
@@ -34,7 +36,8 @@ def test_imports_with_no_environment_set():
 
 
 def test_layers_do_not_import_upwards():
-    # data -> color -> architectures/losses -> colorizer -> cli: lower layers never import higher.
+    # data -> color -> architectures/losses/device_crops -> colorizer -> cli: lower layers never
+    # import higher ones.
     import ast
     from pathlib import Path
 
@@ -42,7 +45,8 @@ def test_layers_do_not_import_upwards():
     higher = {"color": {"data", "architectures", "losses", "colorizer", "cli"},
               "data": {"architectures", "losses", "colorizer", "cli"},
               "architectures": {"data", "losses", "colorizer", "cli"},
-              "losses": {"data", "architectures", "colorizer", "cli"}}
+              "losses": {"data", "architectures", "colorizer", "cli"},
+              "device_crops": {"data", "architectures", "colorizer", "cli"}}
     for layer, forbidden in higher.items():
         files = list((root / layer).rglob("*.py")) if (root / layer).is_dir() else [root / f"{layer}.py"]
         for f in files:

@@ -14,6 +14,7 @@ from PIL import Image
 
 from bwcolor import _backend, architectures, color, data, losses, metrics, presets
 from bwcolor.data.decode import ImageDecodeError
+from bwcolor.device_crops import DeviceCropModel
 
 __all__ = ["Colorizer"]
 
@@ -177,8 +178,8 @@ class Colorizer:
             test_split=0.05, checkpoint_dir=None, resume=False, mixed_precision="auto",
             steps_per_epoch=None, validation_data=None, degradations=None, cache_dir=None,
             workers=2, use_multiprocessing=False, loader="pydataset", seed=0, repeats=1,
-            time_budget=None, distribute=None, targets_on_device="auto", verbose="auto",
-            callbacks=None):
+            time_budget=None, distribute=None, targets_on_device="auto", crops_on_device="auto",
+            verbose="auto", callbacks=None):
         """Train on a folder (or list) of color photos, or on a ``keras.utils.PyDataset``.
 
         Parameters
@@ -220,14 +221,27 @@ class Colorizer:
             them inside the train step (:class:`bwcolor.losses.RGBTargets`), False converts on
             the host. "auto": True on a GPU/TPU, whose host pipeline is otherwise the bottleneck;
             False on CPU. Folder/list sources only (a PyDataset brings its own targets).
+        crops_on_device : {"auto", True, False}
+            True: the host only slices each photo's window out of the (cached) image; resizing,
+            flipping, L* and the targets are computed in the train step
+            (:class:`bwcolor.device_crops.DeviceCropModel`). Implies ``targets_on_device``; not
+            with ``degradations``. "auto": True on a GPU/TPU when there are no degradations.
+            Folder/list sources only.
 
         Returns
         -------
         keras.callbacks.History
         """
-        if targets_on_device not in ("auto", True, False):
-            raise ValueError(f"targets_on_device must be 'auto', True or False. "
-                             f"Received: targets_on_device={targets_on_device!r}")
+        for option, value in (("targets_on_device", targets_on_device),
+                              ("crops_on_device", crops_on_device)):
+            if value not in ("auto", True, False):
+                raise ValueError(f"{option} must be 'auto', True or False. Received: {option}={value!r}")
+        if crops_on_device is True and targets_on_device is False:
+            raise ValueError("crops_on_device=True computes the targets on the device; it cannot "
+                             "be combined with targets_on_device=False")
+        if crops_on_device is True and degradations not in (None, False):
+            raise ValueError("degradations act on the host's L*, which crops_on_device=True does "
+                             "not compute; pass one or the other")
         run = Path(checkpoint_dir) if checkpoint_dir else None
         initial_epoch = 0
         state = {}
@@ -242,17 +256,19 @@ class Colorizer:
             resumed_model = keras.models.load_model(run / "last.keras", safe_mode=True)
         else:
             precision = _resolve_mixed_precision(mixed_precision)  # validate before any work
-        if resume:  # the checkpoint's compiled loss decides what its targets are
+        if resume:  # the checkpoint decides where its crops and targets are made
+            device_crops = isinstance(resumed_model, DeviceCropModel)
             rgb_targets = isinstance(getattr(resumed_model, "loss", None), losses.RGBTargets)
-        elif targets_on_device == "auto":
-            rgb_targets = _backend.has_accelerator()
         else:
-            rgb_targets = bool(targets_on_device)
+            device_crops = (_backend.has_accelerator() and degradations in (None, False)
+                            if crops_on_device == "auto" else crops_on_device)
+            rgb_targets = (_backend.has_accelerator() if targets_on_device == "auto"
+                           else targets_on_device) or device_crops
 
         splits = None
         if isinstance(data_source, keras.utils.PyDataset):
             train_ds, val_ds = data_source, validation_data
-            rgb_targets = False
+            rgb_targets = device_crops = False
         else:
             val_fraction, test_fraction = float(validation_split), float(test_split)
             fractions = (1 - val_fraction - test_fraction, val_fraction, test_fraction)
@@ -269,7 +285,7 @@ class Colorizer:
             val_ds = validation_data
             shared = dict(image_size=self.config["image_size"], batch_size=batch_size,
                           output_stride=self._stride, cache_dir=cache_dir, seed=seed,
-                          targets="rgb" if rgb_targets else "ab")
+                          targets="rgb" if rgb_targets else "ab", crop_on_device=device_crops)
             if loader == "grain":
                 common = dict(shared, num_threads=max(1, workers))
                 train_ds = data.grain_dataset(splits["train"], training=True,
@@ -299,13 +315,17 @@ class Colorizer:
             self._estimate_rebalancing_weights(splits["train"] if splits else train_ds)
 
         if resume:
-            self.model = resumed_model
+            trainer = resumed_model
+            self.model = resumed_model.model if device_crops else resumed_model
             initial_epoch = int(state["epoch"])
         else:
             loss = self._loss()
             if rgb_targets:
                 loss = losses.RGBTargets(loss, output_stride=self._stride)
-            self.model.compile(optimizer=self._optimizer(), loss=loss)
+            # The model that fit() trains; its weights are self.model's.
+            trainer = (DeviceCropModel(self.model, self.config["image_size"]) if device_crops
+                       else self.model)
+            trainer.compile(optimizer=self._optimizer(), loss=loss)
 
         started = time.time()
         self.metadata.setdefault("training", {}).update({
@@ -313,7 +333,7 @@ class Colorizer:
             "mixed_precision": self.config["mixed_precision"], "backend": _backend.name(),
             "devices": _backend.devices(), "time_budget": time_budget,
             "degradations": degradations.get_config() if degradations else None,
-            "targets_on_device": rgb_targets,
+            "targets_on_device": bool(rgb_targets), "crops_on_device": bool(device_crops),
         })
         if self.report is not None:
             self.metadata["dataset"] = self.report.as_dict()
@@ -332,9 +352,9 @@ class Colorizer:
             return keras.callbacks.History()
         try:
             # shuffle=False: bwcolor's datasets shuffle themselves (per epoch, from the seed).
-            history = self.model.fit(train_ds, validation_data=val_ds, epochs=epochs,
-                                     initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
-                                     callbacks=cbs, verbose=verbose, shuffle=False)
+            history = trainer.fit(train_ds, validation_data=val_ds, epochs=epochs,
+                                  initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+                                  callbacks=cbs, verbose=verbose, shuffle=False)
         finally:
             self._inference_model = None  # weights changed: rebuild the float32 copy on demand
         self.metadata["training"]["seconds"] = round(
