@@ -134,3 +134,14 @@ def test_fit_and_resume_with_crops_on_device(photo_dir, tmp_path):
     assert int(keras.ops.convert_to_numpy(last.optimizer.iterations)) == 2 * steps
     best = Colorizer.from_preset(run / "best")  # a plain preset: colorizes like any other
     assert best.colorize(np.zeros((40, 40), np.uint8)).shape == (40, 40, 3)
+
+
+def test_grain_pipeline_sends_the_same_windows(photo_paths):
+    pytest.importorskip("grain")
+    from bwcolor.data import grain_dataset
+
+    kw = dict(training=False, crop_on_device=True)
+    (windows, boxes), = next(iter(grain_dataset(photo_paths, 32, 4, **kw)))
+    (expected_windows, expected_boxes), = ColorizationDataset(photo_paths, 32, 4, **kw)[0]
+    np.testing.assert_array_equal(windows, expected_windows)
+    np.testing.assert_array_equal(boxes, expected_boxes)
