@@ -54,7 +54,7 @@ def _batch(index):
 
 
 def throughput(paths, size, workers, batch, epochs, cache_dir, targets="ab", degradations=True,
-               processes=False):
+               processes=False, repeats=1):
     global _DATASET
     from bwcolor.data import ColorizationDataset, Degradations
 
@@ -62,7 +62,7 @@ def throughput(paths, size, workers, batch, epochs, cache_dir, targets="ab", deg
     ds = ColorizationDataset(paths, size, batch, training=True, output_stride=4,
                              targets="ab" if windows else targets, crop_on_device=windows,
                              degradations=Degradations() if degradations and not windows else None,
-                             cache_dir=cache_dir)
+                             cache_dir=cache_dir, repeats=repeats)
     rates = []
     for _ in range(epochs):
         _DATASET = ds  # forked anew each epoch, so workers see the epoch's order
@@ -94,6 +94,8 @@ def main():
     p.add_argument("--size", nargs="+", type=int, default=[128, 256])
     p.add_argument("--workers", nargs="+", type=int, default=[1, 2])
     p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--repeats", type=int, default=1,
+                   help="visits per photo per epoch: longer, steadier epochs on small folders")
     p.add_argument("--rss-files", nargs="*", type=int, default=[60, 600])
     p.add_argument("--rss-steps", type=int, default=20)
     p.add_argument("--photos", help="a folder of photos to read instead of generated JPEGs")
@@ -126,14 +128,14 @@ def main():
                         cache = tmp / f"cache_{size}" if cached else None
                         rates = throughput(usable, size, workers, args.batch_size, 3 if cached else 1,
                                            cache, targets, not args.no_degradations,
-                                           args.processes)
+                                           args.processes, args.repeats)
                         print(json.dumps({"benchmark": "data_pipeline", "image_size": size,
                                           "workers": workers, "processes": args.processes,
                                           "cache": cached, "targets": targets,
                                           "degradations": not args.no_degradations and targets != "windows",
                                           "images_per_s": round(rates[-1], 1),
                                           "note": "epoch 3 (cache warm)" if cached else "decode every file",
-                                          "files": len(usable)}), flush=True)
+                                          "files": len(usable), "repeats": args.repeats}), flush=True)
         for n in args.rss_files:
             folder = tmp / f"rss_{n}"
             make_folder(folder, n, seed=n)
