@@ -92,6 +92,14 @@ def test_uint8_path_matches_float_path(rng):
     np.testing.assert_allclose(lightness, color.uint8_rgb_to_lab(rgb)[..., 0], atol=1e-4)
     with pytest.raises(TypeError, match="uint8"):
         color.uint8_rgb_to_lightness(rgb / 255.0)
+    gray = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    np.testing.assert_allclose(color.uint8_gray_to_lightness(gray), color.gray_to_l(gray / 255.0),
+                               atol=1e-5)
+    np.testing.assert_allclose(color.uint8_gray_to_lightness(gray),
+                               color.uint8_rgb_to_lightness(np.repeat(gray[..., None], 3, -1)),
+                               atol=1e-4)
+    with pytest.raises(TypeError, match="uint8"):
+        color.uint8_gray_to_lightness(gray.astype(np.int16))
 
 
 def test_scaling_round_trips():

@@ -33,10 +33,17 @@ def test_modes_decode_to_float_rgb(tmp_path, rgb):
         "photo.bmp": base,
         "photo.tiff": base,
     }
+    cases["gray16.png"] = Image.fromarray(np.asarray(base.convert("L"), np.uint16) * 257)
+    cases["bilevel.png"] = base.convert("1")
     for name, img in cases.items():
         load = load_rgb(_save(img, tmp_path / name))
         assert load.shape == (120, 160, 3) and load.dtype == np.float32, name
         assert load.min() >= 0 and load.max() <= 1, name
+        # What colorize keeps: the L* of the decoded RGB, by lookup tables (float32 rounding).
+        lightness = data.pil_to_lightness(data.open_image(tmp_path / name))
+        assert lightness.shape == (120, 160) and lightness.dtype == np.float32, name
+        np.testing.assert_allclose(lightness, rgb_to_lab(load.astype(np.float64))[..., 0],
+                                   atol=2e-4, err_msg=name)
     # lossless RGB formats reproduce the pixels exactly
     np.testing.assert_allclose(load_rgb(tmp_path / "rgb.png") * 255, rgb, atol=1e-3)
 

@@ -15,12 +15,13 @@ def test_top_level_api_is_pinned():
 def test_submodule_apis_are_pinned():
     assert sorted(color.__all__) == sorted([
         "ab_to_target", "gray_to_l", "input_to_l", "l_to_input", "lab_to_rgb",
-        "reduce_chroma_to_gamut", "rgb_to_gray", "rgb_to_lab", "target_to_ab", "uint8_rgb_to_lab",
-        "uint8_rgb_to_lightness"])
+        "reduce_chroma_to_gamut", "rgb_to_gray", "rgb_to_lab", "target_to_ab", "uint8_gray_to_lightness",
+        "uint8_rgb_to_lab", "uint8_rgb_to_lightness"])
     assert sorted(architectures.__all__) == sorted([
         "GrayToRGB", "TileToGrid", "available", "flops", "get", "input_multiple", "output_stride",
         "receptive_field"])
     assert "ColorizationDataset" in data.__all__ and "scan" in data.__all__
+    assert {"open_image", "pil_to_lightness", "load_rgb", "pil_to_rgb"} <= set(data.__all__)
     assert "RebalancedCrossEntropy" in losses.__all__ and "annealed_mean" in losses.__all__
     assert "RGBTargets" in losses.__all__
     assert sorted(device_crops.__all__) == ["BOX_FIELDS", "DeviceCropModel", "crop_windows",

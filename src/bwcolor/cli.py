@@ -90,7 +90,7 @@ def _write_image_atomic(rgb, path):
 
 
 def cmd_colorize(args):
-    from bwcolor.data import ImageDecodeError, load_rgb, sniff_format
+    from bwcolor.data import ImageDecodeError, open_image, sniff_format
 
     plan = _plan_outputs(args.inputs, args.output)
     if not plan:
@@ -105,7 +105,7 @@ def cmd_colorize(args):
         if sniff_format(src) is None:
             raise ImageDecodeError(f"not an image. Received: path={str(src)!r}", path=src,
                                    reason="not_image")
-        return load_rgb(src)
+        return open_image(src)  # colorize() takes its L* by lookup tables, not the float RGB
 
     # Decoding the next photo and encoding the last one overlap with the model's prediction.
     with ThreadPoolExecutor(2) as pool:

@@ -408,15 +408,17 @@ class Colorizer:
     def _lightness(self, image):
         """Full-resolution L* (float32, H x W) of a path, PIL image or array; gray or color."""
         if isinstance(image, (str, os.PathLike)):
-            rgb = data.load_rgb(image)
-        elif isinstance(image, Image.Image):
-            rgb = data.pil_to_rgb(image)
-        elif isinstance(image, np.ndarray):
-            rgb = _array_to_rgb(image)
-        else:
-            raise TypeError(f"image must be a path, a PIL image or a numpy array. "
-                            f"Received: {type(image).__name__}")
-        return color.rgb_to_lab(rgb)[..., 0]
+            image = data.open_image(image)
+        if isinstance(image, Image.Image):
+            return data.pil_to_lightness(image)
+        if isinstance(image, np.ndarray):
+            rgb = _array_to_rgb(image, keep_uint8=True)
+            if rgb.dtype == np.uint8:  # lookup tables, not a color conversion per pixel
+                return (color.uint8_gray_to_lightness(rgb) if rgb.ndim == 2
+                        else color.uint8_rgb_to_lightness(rgb))
+            return color.rgb_to_lab(rgb)[..., 0]
+        raise TypeError(f"image must be a path, a PIL image or a numpy array. "
+                        f"Received: {type(image).__name__}")
 
     def render_shape(self, height, width, render_size=None):
         """(h, w) the model sees for an H x W photo: short side ~render_size, aspect kept.
@@ -588,8 +590,9 @@ def _version():
     return __version__
 
 
-def _array_to_rgb(arr):
-    """Validate a user's numpy image and return float sRGB (H, W, 3) in [0, 1]."""
+def _array_to_rgb(arr, keep_uint8=False):
+    """Validate a user's numpy image and return float sRGB (H, W, 3) in [0, 1]; with
+    ``keep_uint8``, uint8 images come back as they are, (H, W) gray or (H, W, 3)."""
     if arr.dtype.kind not in "uif" or arr.dtype == np.bool_:
         raise TypeError(f"image array must be uint8/uint16 or float in [0, 1]. Received: dtype={arr.dtype}")
     if arr.ndim == 3 and arr.shape[-1] == 1:
@@ -607,6 +610,8 @@ def _array_to_rgb(arr):
             raise ValueError(f"float image values must be in [0, 1]. Received: min={lo:g}, max={hi:g}")
         rgb = arr.astype(np.float32)
     elif arr.dtype == np.uint8:
+        if keep_uint8:
+            return arr
         rgb = arr.astype(np.float32) / 255.0
     elif arr.dtype == np.uint16:
         rgb = arr.astype(np.float32) / 65535.0

@@ -11,7 +11,14 @@ from bwcolor.data.dataset import (
     Degradations,
     scan,
 )
-from bwcolor.data.decode import ImageDecodeError, load_rgb, pil_to_rgb, sniff_format
+from bwcolor.data.decode import (
+    ImageDecodeError,
+    load_rgb,
+    open_image,
+    pil_to_lightness,
+    pil_to_rgb,
+    sniff_format,
+)
 from bwcolor.data.discover import SPLITS, find_files, split_of
 from bwcolor.data.grain_pipeline import grain_dataset
 from bwcolor.data.report import SKIP_REASONS, DatasetReport
@@ -29,6 +36,8 @@ __all__ = [
     "find_files",
     "grain_dataset",
     "load_rgb",
+    "open_image",
+    "pil_to_lightness",
     "pil_to_rgb",
     "sample_photos",
     "scan",

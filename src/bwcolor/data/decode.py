@@ -1,4 +1,4 @@
-"""Decode one image file with Pillow into float sRGB in [0, 1], whatever its mode."""
+"""Decode one image file with Pillow into float sRGB in [0, 1] (or its L*), whatever its mode."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = ["ImageDecodeError", "load_rgb", "pil_to_rgb", "sniff_format"]
+from bwcolor.color import gray_to_l, uint8_gray_to_lightness, uint8_rgb_to_lightness
+
+__all__ = ["ImageDecodeError", "load_rgb", "open_image", "pil_to_lightness", "pil_to_rgb",
+           "sniff_format"]
 
 # Magic numbers of the formats bwcolor reads; discovery is by content, not extension.
 _SIGNATURES = (
@@ -43,30 +46,34 @@ def sniff_format(path):
     return None
 
 
-def _to_rgb_float(img):
+def _pixels(img):
+    """A PIL image of any mode as (H, W) gray or (H, W, 3) sRGB: uint8 where the data is 8-bit,
+    float32 in [0, 1] for 16-bit and other high-depth modes (always gray)."""
     mode = img.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
-        arr = np.asarray(img, dtype=np.float32) / 65535.0
-        return np.repeat(arr[..., None], 3, axis=-1), True
+        return np.asarray(img, dtype=np.float32) / 65535.0
     if mode in ("I", "F"):
         arr = np.asarray(img, dtype=np.float64)
         # Pillow opens 16-bit gray PNGs as mode "I"; 8-bit data in "I"/"F" is rare.
         peak = 65535.0 if arr.max(initial=0) > 255 else 255.0
-        arr = np.clip(arr / peak, 0, 1).astype(np.float32)
-        return np.repeat(arr[..., None], 3, axis=-1), True
+        return np.clip(arr / peak, 0, 1).astype(np.float32)
     if mode in ("LA", "La", "PA", "RGBA", "RGBa") or (mode == "P" and "transparency" in img.info):
         # Transparent areas become white, like paper behind a cut-out print.
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        rgb = Image.alpha_composite(background, rgba).convert("RGB")
-        is_gray = mode in ("LA", "La")
-    elif mode in ("1", "L"):
-        rgb = img.convert("RGB")
-        is_gray = True
-    else:  # RGB, P, CMYK, YCbCr, LAB, HSV
-        rgb = img.convert("RGB")
-        is_gray = False
-    return np.asarray(rgb, dtype=np.float32) / 255.0, is_gray
+        flat = Image.alpha_composite(background, rgba)
+        return np.asarray(flat.convert("L" if mode in ("LA", "La") else "RGB"))
+    if mode in ("1", "L"):
+        return np.asarray(img.convert("L"))
+    return np.asarray(img.convert("RGB"))  # RGB, P, CMYK, YCbCr, LAB, HSV
+
+
+def _to_rgb_float(img):
+    arr = _pixels(img)
+    rgb = arr.astype(np.float32) / 255.0 if arr.dtype == np.uint8 else arr
+    if arr.ndim == 2:
+        return np.repeat(rgb[..., None], 3, axis=-1), True
+    return rgb, False
 
 
 def pil_to_rgb(img):
@@ -76,6 +83,17 @@ def pil_to_rgb(img):
     orientation is not applied (it belongs to the file: use :func:`load_rgb` for files).
     """
     return _to_rgb_float(img)[0]
+
+
+def pil_to_lightness(img):
+    """L* (float32, (H, W), in [0, 100]) of a PIL image of any mode, as :func:`pil_to_rgb` would
+    give it, but without a full-resolution color conversion: 8-bit images go through lookup
+    tables (:func:`bwcolor.color.uint8_gray_to_lightness`, ``uint8_rgb_to_lightness``). A
+    12-megapixel gray scan takes one lookup per pixel, not a float RGB copy and a conversion."""
+    arr = _pixels(img)
+    if arr.dtype == np.uint8:
+        return uint8_gray_to_lightness(arr) if arr.ndim == 2 else uint8_rgb_to_lightness(arr)
+    return gray_to_l(arr)
 
 
 def load_rgb(path, *, min_short_side=None, return_is_gray=False):
@@ -98,6 +116,16 @@ def load_rgb(path, *, min_short_side=None, return_is_gray=False):
     ImageDecodeError
         With ``reason`` one of ``"not_found"``, ``"not_image"``, ``"unreadable"``, ``"too_large"``.
     """
+    rgb, is_gray = _to_rgb_float(open_image(path, min_short_side=min_short_side))
+    return (rgb, is_gray) if return_is_gray else rgb
+
+
+def open_image(path, *, min_short_side=None):
+    """Decode an image file into a PIL image: pixels loaded, EXIF orientation applied, file closed.
+
+    The first step of :func:`load_rgb`; :func:`pil_to_rgb` or :func:`pil_to_lightness` finish
+    it. ``min_short_side`` and the errors are those of :func:`load_rgb`.
+    """
     path = os.fspath(path)
     if os.path.isdir(path):
         raise ImageDecodeError(f"expected an image file, got a directory. Received: path={path!r}",
@@ -113,7 +141,6 @@ def load_rgb(path, *, min_short_side=None, return_is_gray=False):
                     img.draft("RGB", (int(np.ceil(w * scale)), int(np.ceil(h * scale))))
                 img.load()
                 img = ImageOps.exif_transpose(img)
-                rgb, is_gray = _to_rgb_float(img)
     except FileNotFoundError:
         raise ImageDecodeError(f"file not found. Received: path={path!r}",
                                path=path, reason="not_found") from None
@@ -135,7 +162,7 @@ def load_rgb(path, *, min_short_side=None, return_is_gray=False):
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         raise ImageDecodeError(f"corrupt or truncated image ({e}). Received: path={path!r}",
                                path=path, reason="unreadable") from None
-    if rgb.ndim != 3 or min(rgb.shape[:2]) < 1:
-        raise ImageDecodeError(f"image has no pixels. Received: path={path!r} shape={rgb.shape}",
+    if min(img.size) < 1:
+        raise ImageDecodeError(f"image has no pixels. Received: path={path!r} size={img.size}",
                                path=path, reason="unreadable")
-    return (rgb, is_gray) if return_is_gray else rgb
+    return img

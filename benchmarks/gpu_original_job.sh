@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The original job on one GPU, as one prepared script (GPU time is scarce: run it once).
+#
+#   bash benchmarks/gpu_original_job.sh PHOTOS_DIR [SECONDS_PER_ARCH] [ARCH ...]
+#
+# 1. What the host pipeline can deliver at 256 px, crops made on the host ("rgb") and on the
+#    device ("windows"), cache warm.
+# 2. The tutorial's job (380,000 crops at 256 px) through Colorizer.fit with crops made on the
+#    device, bfloat16, batch 64, stopped after SECONDS_PER_ARCH (default 240) and projected from
+#    the steady rate; GPU utilization is sampled with nvidia-smi.
+# Prints JSON lines. Photos resized beforehand to a short side of 384 px decode fastest.
+set -euo pipefail
+photos=${1:?usage: gpu_original_job.sh PHOTOS_DIR [SECONDS_PER_ARCH] [ARCH ...]}
+limit=${2:-240}
+shift $(( $# < 2 ? $# : 2 ))
+archs=("${@:-wallner_beta}")
+export KERAS_BACKEND=${KERAS_BACKEND:-jax} PYTHONUNBUFFERED=1
+cd "$(dirname "$0")/.."
+python benchmarks/data_pipeline.py --photos "$photos" --size 256 --workers 2 8 \
+    --targets rgb windows --no-degradations --batch-size 64 --repeats 4 --rss-files
+python benchmarks/original_job.py "$photos" --arch "${archs[@]}" --mixed-precision bfloat16 \
+    --batch-size 64 --workers 4 --crops-on-device true --time-limit "$limit"
