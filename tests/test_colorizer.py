@@ -55,6 +55,17 @@ def test_colorize_keeps_the_photos_own_lightness(trained, photos):
     assert np.abs(L_in - L_out).max() < 0.6  # uint8 rounding of the output only
 
 
+def test_colorize_in_bands_equals_colorize_whole(trained, photos, monkeypatch):
+    """Large photos are joined in bands of rows on a thread pool: same pixels as one piece."""
+    from bwcolor import colorizer
+
+    c, _, _ = trained
+    rgb = photos["chelsea"][:101, :157]
+    whole = c.colorize(rgb)
+    monkeypatch.setattr(colorizer, "_JOIN_BAND_PIXELS", 157 * 7)  # 15 bands, the last ragged
+    np.testing.assert_array_equal(c.colorize(rgb), whole)
+
+
 def test_colorize_accepts_paths_pil_arrays_and_lists(trained, photo_dir, photos):
     c, _, _ = trained
     path = photo_dir / "coffee.jpg"
