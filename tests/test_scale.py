@@ -94,33 +94,41 @@ def test_auto_precision_and_bad_values():
 
 
 DATA_PARALLEL = """
-import json, sys
+import json, sys, tempfile
 sys.path.insert(0, sys.argv[1])
 from test_scale import FixedBatches, TINY
 from bwcolor import Colorizer
 import keras, jax
 keras.utils.set_random_seed(0)
 c = Colorizer("default", image_size=32, loss="l1", architecture_config=TINY)
-h = c.fit(FixedBatches(), epochs=3, batch_size=4, distribute=sys.argv[2] or None,
-          mixed_precision=None, verbose=0)
+if sys.argv[3] == "crops":  # photos cropped on the device, batches split over the devices
+    from bwcolor.data import write_sample_folder
+    folder = tempfile.mkdtemp()
+    write_sample_folder(folder, short_side=80)
+    h = c.fit(folder, epochs=2, batch_size=4, validation_split=0.0, test_split=0.0, repeats=2,
+              crops_on_device=True, distribute=sys.argv[2] or None, mixed_precision=None, verbose=0)
+else:
+    h = c.fit(FixedBatches(), epochs=3, batch_size=4, distribute=sys.argv[2] or None,
+              mixed_precision=None, verbose=0)
 print(json.dumps({"devices": jax.device_count(), "loss": h.history["loss"],
                   "distribution": type(keras.distribution.distribution()).__name__}))
 """
 
 
-def _train(devices, distribute):
+def _train(devices, distribute, data="batches"):
     env = {**os.environ, "KERAS_BACKEND": "jax",
            "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
-    r = subprocess.run([sys.executable, "-c", DATA_PARALLEL, os.path.dirname(__file__), distribute],
+    r = subprocess.run([sys.executable, "-c", DATA_PARALLEL, os.path.dirname(__file__), distribute, data],
                        env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.skipif(keras.backend.backend() != "jax", reason="keras.distribution is JAX-only")
-def test_data_parallel_matches_one_device():
-    one = _train(1, "")
-    two = _train(2, "auto")
+@pytest.mark.parametrize("data", ["batches", "crops"])
+def test_data_parallel_matches_one_device(data):
+    one = _train(1, "", data)
+    two = _train(2, "auto", data)
     assert one["devices"] == 1 and two["devices"] == 2
     assert two["distribution"] == "DataParallel"
     np.testing.assert_allclose(two["loss"], one["loss"], rtol=2e-3)
