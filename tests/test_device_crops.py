@@ -82,6 +82,9 @@ def test_degradations_and_device_crops_exclude_each_other(photo_paths, photo_dir
         c.fit(photo_dir, crops_on_device=True, targets_on_device=False)
     with pytest.raises(ValueError, match="crops_on_device must be"):
         c.fit(photo_dir, crops_on_device="gpu")
+    with pytest.raises(ValueError, match="validation_data"):
+        c.fit(photo_dir, crops_on_device=True,
+              validation_data=ColorizationDataset(photo_paths, 32, 2, training=False))
 
 
 def test_device_crop_loss_is_the_host_pipeline_loss(photo_paths):

@@ -228,8 +228,8 @@ class Colorizer:
             True: the host only slices each photo's window out of the (cached) image; resizing,
             flipping, L* and the targets are computed in the train step
             (:class:`bwcolor.device_crops.DeviceCropModel`). Implies ``targets_on_device``; not
-            with ``degradations``. "auto": True on a GPU/TPU when there are no degradations.
-            Folder/list sources only.
+            with ``degradations`` or ``validation_data``. "auto": True on a GPU/TPU when neither
+            is given. Folder/list sources only.
 
         Returns
         -------
@@ -245,6 +245,10 @@ class Colorizer:
         if crops_on_device is True and degradations not in (None, False):
             raise ValueError("degradations act on the host's L*, which crops_on_device=True does "
                              "not compute; pass one or the other")
+        if crops_on_device is True and validation_data is not None:
+            raise ValueError("crops_on_device=True trains on photo windows; a validation_data "
+                             "dataset of (L input, target) batches cannot be scored by it. Use "
+                             "validation_split, or crops_on_device=False")
         run = Path(checkpoint_dir) if checkpoint_dir else None
         initial_epoch = 0
         state = {}
@@ -264,6 +268,7 @@ class Colorizer:
             rgb_targets = isinstance(getattr(resumed_model, "loss", None), losses.RGBTargets)
         else:
             device_crops = (_backend.has_accelerator() and degradations in (None, False)
+                            and validation_data is None
                             if crops_on_device == "auto" else crops_on_device)
             rgb_targets = (_backend.has_accelerator() if targets_on_device == "auto"
                            else targets_on_device) or device_crops
