@@ -9,6 +9,8 @@
 #    device, bfloat16, batch 64, stopped after SECONDS_PER_ARCH (default 240) and projected from
 #    the steady rate; GPU utilization is sampled with nvidia-smi.
 # Prints JSON lines. Photos resized beforehand to a short side of 384 px decode fastest.
+# JOB_ARGS (environment) is appended to the job's arguments, e.g. for a small trial on a CPU:
+#   JOB_ARGS="--size 64 --batch-size 16 --job-crops 256 --crops-per-epoch 128" bash ...
 set -euo pipefail
 photos=${1:?usage: gpu_original_job.sh PHOTOS_DIR [SECONDS_PER_ARCH] [ARCH ...]}
 limit=${2:-240}
@@ -19,4 +21,4 @@ cd "$(dirname "$0")/.."
 python benchmarks/data_pipeline.py --photos "$photos" --size 256 --workers 2 8 \
     --targets rgb windows --no-degradations --batch-size 64 --repeats 4 --rss-files
 python benchmarks/original_job.py "$photos" --arch "${archs[@]}" --mixed-precision bfloat16 \
-    --batch-size 64 --workers 4 --crops-on-device true --time-limit "$limit"
+    --batch-size 64 --workers 4 --crops-on-device true --time-limit "$limit" ${JOB_ARGS:-}
