@@ -5,7 +5,8 @@
 #
 # 1. What the host pipeline can deliver at 256 px, crops made on the host ("rgb") and on the
 #    device ("windows"), cache warm.
-# 2. The tutorial's job (380,000 crops at 256 px) through Colorizer.fit with crops made on the
+# 2. The ceiling of Keras' fit loop fed by that pipeline (a model that computes nothing).
+# 3. The tutorial's job (380,000 crops at 256 px) through Colorizer.fit with crops made on the
 #    device, bfloat16, batch 64, stopped after SECONDS_PER_ARCH (default 240) and projected from
 #    the steady rate; GPU utilization is sampled with nvidia-smi.
 # Prints JSON lines. Photos resized beforehand to a short side of 384 px decode fastest.
@@ -20,5 +21,6 @@ export KERAS_BACKEND=${KERAS_BACKEND:-jax} PYTHONUNBUFFERED=1
 cd "$(dirname "$0")/.."
 python benchmarks/data_pipeline.py --photos "$photos" --size 256 --workers 2 8 \
     --targets rgb windows --no-degradations --batch-size 64 --repeats 4 --rss-files
+python benchmarks/fit_loop_ceiling.py "$photos" --workers 1 2 4 --repeats 8
 python benchmarks/original_job.py "$photos" --arch "${archs[@]}" --mixed-precision bfloat16 \
-    --batch-size 64 --workers 4 --crops-on-device true --time-limit "$limit" ${JOB_ARGS:-}
+    --batch-size 64 --workers 2 --crops-on-device true --time-limit "$limit" ${JOB_ARGS:-}
