@@ -637,7 +637,7 @@ def _join(lightness, ab_small):
 
     def convert(r0):
         lab = np.concatenate([lightness[r0:r0 + rows, :, None], ab[r0:r0 + rows]], axis=-1)
-        fitted = color.lab_to_rgb(color.reduce_chroma_to_gamut(lab.astype(np.float32)))
+        fitted = color.lab_to_rgb(color.reduce_chroma_to_gamut(lab.astype(np.float32, copy=False)))
         rgb[r0:r0 + rows] = (fitted * 255.0 + 0.5).astype(np.uint8)
 
     # Bands of ~0.5 MP: NumPy releases the GIL inside them, so large photos use every core, and

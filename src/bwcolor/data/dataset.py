@@ -195,8 +195,8 @@ class ColorizationDataset(keras.utils.PyDataset):
         Batches are ``((windows, boxes),)``: each photo's uint8 pixels under the crop, padded to
         :attr:`window_side`, and the crop box (:data:`bwcolor.device_crops.BOX_FIELDS`), for a
         :class:`bwcolor.device_crops.DeviceCropModel` that resizes, flips and converts colors in
-        the train step. The host then only slices arrays (~20x less work per crop), which keeps
-        a GPU fed. Same random crops as on the host (same draws; Pillow's filter, not its
+        the train step. The host then only slices arrays (9.5-15x more crops/s in
+        ``benchmarks/data_pipeline.py``), which keeps a GPU fed. Same random crops as on the host (same draws; Pillow's filter, not its
         rounding). Not with ``degradations``, which act on the host's L*.
     cache_dir : path, optional
         Keep each photo decoded and resized as uint8 ``.npy`` here, memory-mapped on reuse.
@@ -339,10 +339,9 @@ class ColorizationDataset(keras.utils.PyDataset):
         :meth:`_crop`'s resize to short side S and center crop cuts out."""
         S = self.image_size
         h, w = rgb.shape[:2]
-        scale = S / min(h, w)
-        nw, nh = max(S, round(w * scale)), max(S, round(h * scale))
+        nw, nh, cx, cy = self._center_geometry(h, w)
         sx, sy = w / nw, h / nh  # photo pixels per resized pixel
-        x0, y0 = (nw - S) // 2 * sx, (nh - S) // 2 * sy
+        x0, y0 = cx * sx, cy * sy
         ix, iy = int(x0), int(y0)
         sub = rgb[iy:iy + math.ceil(S * sy) + 2, ix:ix + math.ceil(S * sx) + 2]
         box = (x0 - ix, y0 - iy, min(x0 - ix + S * sx, sub.shape[1]), min(y0 - iy + S * sy, sub.shape[0]))
@@ -354,7 +353,9 @@ class ColorizationDataset(keras.utils.PyDataset):
         can need, plus the 2-pixel margin of Pillow's bilinear support)."""
         return self.source_short_side + 2
 
-    def _window_and_box(self, path, rng):
+    def _fill_window(self, window, path, rng):
+        """Copy the photo's pixels under the crop into the zeroed ``window`` (P, P, 3); return
+        the box (7,) float32. Writing in place keeps the batch path at one copy per crop."""
         rgb = self._load_uint8(path)
         sub, box, flip = self._random_window(rgb, rng) if self.training else self._center_window(rgb)
         P = self.window_side
@@ -362,28 +363,33 @@ class ColorizationDataset(keras.utils.PyDataset):
         if h > P or w > P:  # a photo that _load_uint8 did not bring to the source size
             raise ValueError(f"crop window larger than the {P} px window size. "
                              f"Received: path={str(path)!r} ({w}x{h})")
-        return sub, np.array([*box, w, h, float(flip)], np.float32)
+        window[:h, :w] = sub
+        return np.array([*box, w, h, float(flip)], np.float32)
 
     def window_example(self, path, rng=None):
         """One ``(window (P, P, 3) uint8, box (7,) float32)`` pair for ``crop_on_device``: the
         photo's pixels that the crop covers, zero-padded, and where the crop lies in them
         (:data:`bwcolor.device_crops.BOX_FIELDS`)."""
-        sub, box = self._window_and_box(path, rng)
         window = np.zeros((self.window_side, self.window_side, 3), np.uint8)
-        window[:sub.shape[0], :sub.shape[1]] = sub
-        return window, box
+        return window, self._fill_window(window, path, rng)
+
+    def _center_geometry(self, h, w):
+        """Evaluation crops: the size (nw, nh) the photo is resized to (short side S) and the
+        top-left corner (x0, y0) of the centered S x S crop in it."""
+        S = self.image_size
+        scale = S / min(h, w)
+        nw, nh = max(S, round(w * scale)), max(S, round(h * scale))
+        return nw, nh, (nw - S) // 2, (nh - S) // 2
 
     def _crop(self, rgb, rng):
         if self.training:
             return self._random_crop(rgb, rng)
         S = self.image_size
         h, w = rgb.shape[:2]
-        scale = S / min(h, w)
-        nw, nh = max(S, round(w * scale)), max(S, round(h * scale))
+        nw, nh, x0, y0 = self._center_geometry(h, w)
         img = Image.fromarray(np.asarray(rgb))
         if (nw, nh) != (w, h):
             img = img.resize((nw, nh), Image.BILINEAR)
-        x0, y0 = (nw - S) // 2, (nh - S) // 2
         return np.asarray(img.crop((x0, y0, x0 + S, y0 + S)))
 
     def rgb_crop(self, path, rng=None):
@@ -424,8 +430,7 @@ class ColorizationDataset(keras.utils.PyDataset):
             boxes = np.empty((len(idx), 7), np.float32)
             for k, j in enumerate(idx):
                 rng = np.random.default_rng([self.seed, self.epoch, index * self.batch_size + k])
-                sub, boxes[k] = self._window_and_box(self.paths[j], rng)
-                windows[k, :sub.shape[0], :sub.shape[1]] = sub
+                boxes[k] = self._fill_window(windows[k], self.paths[j], rng)
             return ((windows, boxes),)
         xs = ys = None
         for k, j in enumerate(idx):
