@@ -283,7 +283,7 @@ class RGBTargets(keras.losses.Loss):
         self.output_stride = int(output_stride)
 
     def convert_targets(self, rgb):
-        """uint8 sRGB (B, S, S, 3) -> scaled ab (B, S/k, S/k, 2), float32."""
+        """sRGB (B, S, S, 3), uint8 or float in [0, 255] -> scaled ab (B, S/k, S/k, 2), float32."""
         lab = color_ops.rgb_to_lab(ops.cast(rgb, "float32") / 255.0)
         ab = lab[..., 1:]
         k = self.output_stride

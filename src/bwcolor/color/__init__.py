@@ -169,11 +169,6 @@ _Y_FROM_UINT8 = [np.ascontiguousarray(t, dtype=np.float32) for t in
                   * (C.XYZ_FROM_RGB[1] / C.WHITE_XYZ[1])[None, :]).T]
 
 
-def _gray_lightness_table():
-    y = _srgb_to_linear(np.arange(256, dtype=np.float64) / 255.0)  # gray: Y is the linear value
-    return (116.0 * _lab_f(y) - 16.0).astype(np.float32)
-
-
 def uint8_rgb_to_lightness(rgb):
     """L* of 8-bit sRGB (uint8, shape (..., 3)), float32 of shape (...), via lookup tables.
 
@@ -381,4 +376,5 @@ def target_to_ab(t):
     return np.asarray(t) * C.AB_SCALE
 
 
-_GRAY_LIGHTNESS = _gray_lightness_table()
+# L* of every 8-bit gray value, computed once in float64.
+_GRAY_LIGHTNESS = gray_to_l(np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)
