@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import shutil
 import subprocess
 import tempfile
@@ -130,13 +129,15 @@ def main():
     p.add_argument("--job-crops", type=int, default=JOB_CROPS)
     p.add_argument("--crops-per-epoch", type=int, default=1520)
     p.add_argument("--mixed-precision", default="auto", help="auto, bfloat16, float16 or none")
-    p.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 2))
+    p.add_argument("--workers", default="auto",
+                   help="fit's workers: 'auto' (1 with crops on the device, else 2) or a number")
     p.add_argument("--processes", action="store_true", help="process workers instead of threads")
     p.add_argument("--time-limit", type=float, default=None, help="seconds of training per arch")
     p.add_argument("--cache-dir", default=None, help="decode cache (default: a temporary folder)")
     p.add_argument("--targets-on-device", default="auto", choices=["auto", "true", "false"])
     p.add_argument("--crops-on-device", default="auto", choices=["auto", "true", "false"])
     args = p.parse_args()
+    args.workers = args.workers if args.workers == "auto" else int(args.workers)
     if args.mixed_precision == "none":
         args.mixed_precision = None
     args.targets_on_device = {"true": True, "false": False}.get(args.targets_on_device, "auto")

@@ -44,3 +44,20 @@ def photos():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def loader_workers(monkeypatch):
+    """The ``workers`` of every training ColorizationDataset built during the test (by fit)."""
+    import bwcolor.data
+
+    seen = []
+
+    class Recording(bwcolor.data.ColorizationDataset):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            if self.training:
+                seen.append(self.workers)
+
+    monkeypatch.setattr(bwcolor.data, "ColorizationDataset", Recording)
+    return seen

@@ -82,6 +82,9 @@ def test_degradations_and_device_crops_exclude_each_other(photo_paths, photo_dir
         c.fit(photo_dir, crops_on_device=True, targets_on_device=False)
     with pytest.raises(ValueError, match="crops_on_device must be"):
         c.fit(photo_dir, crops_on_device="gpu")
+    for bad in (-1, 1.5, "2", True):
+        with pytest.raises(ValueError, match=f"workers={bad!r}"):
+            c.fit(photo_dir, workers=bad)
     with pytest.raises(ValueError, match="validation_data"):
         c.fit(photo_dir, crops_on_device=True,
               validation_data=ColorizationDataset(photo_paths, 32, 2, training=False))
@@ -117,10 +120,11 @@ def test_device_crop_loss_is_the_host_pipeline_loss(photo_paths):
     assert isinstance(clone, DeviceCropModel) and clone.image_size == 32
 
 
-def test_fit_and_resume_with_crops_on_device(photo_dir, tmp_path):
+def test_fit_and_resume_with_crops_on_device(photo_dir, tmp_path, loader_workers):
     run = tmp_path / "run"
     c = Colorizer("default", image_size=32, architecture_config=TINY)
     c.fit(photo_dir, epochs=1, batch_size=2, checkpoint_dir=run, verbose=0, crops_on_device=True)
+    assert set(loader_workers) == {1}  # "auto": slicing windows needs no loader threads
     assert c.metadata["training"]["crops_on_device"] is True
     assert c.metadata["training"]["targets_on_device"] is True
     saved = keras.models.load_model(run / "last.keras", safe_mode=True)

@@ -46,6 +46,19 @@ def _resolve_mixed_precision(value):
     return value
 
 
+def _resolve_workers(value, device_crops):
+    if value == "auto":
+        # Measured on an H100's 16-core host (benchmarks/fit_loop_ceiling.py, 256 px, batch 64):
+        # when the host only slices windows (~8 ms a batch), Keras' synchronous path (workers=1:
+        # no enqueuer threads; JAX's async dispatch still overlaps it with the GPU) takes 7,635
+        # crops/s, 2 threads 3,439 and 4 threads 3,766; wallner_beta trained at 4,296 vs 3,289
+        # img/s. Host crops (resizing, L*) need the threads: 2 gave 1.7x one on 2 cores.
+        return 1 if device_crops else 2
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"workers must be 'auto' or an int >= 0. Received: workers={value!r}")
+    return value
+
+
 def _torch_cuda():
     if _backend.name() != "torch":
         return False
@@ -180,7 +193,7 @@ class Colorizer:
     def fit(self, data_source, epochs=10, batch_size=16, validation_split=0.05, *,
             test_split=0.05, checkpoint_dir=None, resume=False, mixed_precision="auto",
             steps_per_epoch=None, validation_data=None, degradations=None, cache_dir=None,
-            workers=2, use_multiprocessing=False, loader="pydataset", seed=0, repeats=1,
+            workers="auto", use_multiprocessing=False, loader="pydataset", seed=0, repeats=1,
             time_budget=None, distribute=None, targets_on_device="auto", crops_on_device="auto",
             verbose="auto", callbacks=None):
         """Train on a folder (or list) of color photos, or on a ``keras.utils.PyDataset``.
@@ -202,10 +215,15 @@ class Colorizer:
         mixed_precision : {"auto", "bfloat16", "float16", None}
             "auto" picks bfloat16 on the torch backend on CPUs with AMX/AVX-512 BF16 (the fast
             path there) and float32 elsewhere. Losses and ab decoding stay in float32.
-        workers, use_multiprocessing
-            Data loading in parallel. Threads (the default) are safe everywhere; processes are
-            faster on many-core machines (decoding and Lab conversion hold Python's GIL often),
-            but forking after JAX has started can deadlock (keras-team/keras#20619).
+        workers : "auto" or int
+            Data loading threads (or processes). "auto": 2 when the host makes the crops; 1 (no
+            loader threads: batches are sliced in the training loop, which JAX's asynchronous
+            dispatch overlaps with the accelerator) when ``crops_on_device``, where threads
+            only contend for the GIL (1.3x faster on an H100).
+        use_multiprocessing : bool
+            Processes instead of threads: faster on many-core machines with host crops
+            (decoding and Lab conversion hold Python's GIL often), but forking after JAX has
+            started can deadlock (keras-team/keras#20619).
         loader : {"pydataset", "grain"}
             How photos become batches: a ``keras.utils.PyDataset`` (default), or a Grain
             pipeline (:func:`bwcolor.data.grain_dataset`; needs ``pip install grain``), same
@@ -239,6 +257,7 @@ class Colorizer:
                               ("crops_on_device", crops_on_device)):
             if value not in ("auto", True, False):
                 raise ValueError(f"{option} must be 'auto', True or False. Received: {option}={value!r}")
+        _resolve_workers(workers, False)  # validate before any work
         if crops_on_device is True and targets_on_device is False:
             raise ValueError("crops_on_device=True computes the targets on the device; it cannot "
                              "be combined with targets_on_device=False")
@@ -272,6 +291,7 @@ class Colorizer:
                             if crops_on_device == "auto" else crops_on_device)
             rgb_targets = (_backend.has_accelerator() if targets_on_device == "auto"
                            else targets_on_device) or device_crops
+        workers = _resolve_workers(workers, device_crops)
 
         splits = None
         if isinstance(data_source, keras.utils.PyDataset):
