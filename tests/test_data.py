@@ -79,6 +79,19 @@ def test_exif_orientation_is_applied(tmp_path, rgb):
     assert out.shape[:2] == (160, 120)
 
 
+def test_decoding_in_threads_leaves_warning_filters_alone(photo_dir):
+    """warnings.catch_warnings() is not thread-safe: raced by loader threads, a decode-time
+    filter once leaked and silenced every UserWarning in the process after a fit."""
+    import warnings
+    from concurrent.futures import ThreadPoolExecutor
+
+    files = sorted(photo_dir.iterdir()) * 40
+    before = list(warnings.filters)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(data.open_image, files))
+    assert warnings.filters == before
+
+
 def test_first_frame_of_animation(tmp_path):
     frames = [Image.new("RGB", (16, 16), c) for c in [(255, 0, 0), (0, 0, 255)]]
     path = tmp_path / "anim.gif"

@@ -13,6 +13,12 @@ from bwcolor.color import gray_to_l, uint8_gray_to_lightness, uint8_rgb_to_light
 __all__ = ["ImageDecodeError", "load_rgb", "open_image", "pil_to_lightness", "pil_to_rgb",
            "sniff_format"]
 
+# Pillow warns about malformed EXIF/TIFF tags, common in old scans whose pixels decode fine.
+# Filtered once, narrowly, for the process: a warnings.catch_warnings() around each decode swaps
+# the process-wide filter list, which the loader's threads raced, once leaving every UserWarning
+# ignored after a fit.
+warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")
+
 # Magic numbers of the formats bwcolor reads; discovery is by content, not extension.
 _SIGNATURES = (
     (b"\xff\xd8\xff", "jpeg"),
@@ -131,16 +137,14 @@ def open_image(path, *, min_short_side=None):
         raise ImageDecodeError(f"expected an image file, got a directory. Received: path={path!r}",
                                path=path, reason="not_image")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # Pillow's "possibly corrupt EXIF" chatter
-            img = Image.open(path)
-            with img:
-                if min_short_side and img.format == "JPEG":
-                    w, h = img.size
-                    scale = max(min_short_side / min(w, h), 1e-9)
-                    img.draft("RGB", (int(np.ceil(w * scale)), int(np.ceil(h * scale))))
-                img.load()
-                img = ImageOps.exif_transpose(img)
+        img = Image.open(path)
+        with img:
+            if min_short_side and img.format == "JPEG":
+                w, h = img.size
+                scale = max(min_short_side / min(w, h), 1e-9)
+                img.draft("RGB", (int(np.ceil(w * scale)), int(np.ceil(h * scale))))
+            img.load()
+            img = ImageOps.exif_transpose(img)
     except FileNotFoundError:
         raise ImageDecodeError(f"file not found. Received: path={path!r}",
                                path=path, reason="not_found") from None
