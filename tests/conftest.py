@@ -47,8 +47,8 @@ def rng():
 
 
 @pytest.fixture
-def loader_workers(monkeypatch):
-    """The ``workers`` of every training ColorizationDataset built during the test (by fit)."""
+def training_datasets(monkeypatch):
+    """Every training ColorizationDataset built during the test (by fit), to check its settings."""
     import bwcolor.data
 
     seen = []
@@ -57,7 +57,7 @@ def loader_workers(monkeypatch):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             if self.training:
-                seen.append(self.workers)
+                seen.append(self)
 
     monkeypatch.setattr(bwcolor.data, "ColorizationDataset", Recording)
     return seen

@@ -120,11 +120,17 @@ def test_device_crop_loss_is_the_host_pipeline_loss(photo_paths):
     assert isinstance(clone, DeviceCropModel) and clone.image_size == 32
 
 
-def test_fit_and_resume_with_crops_on_device(photo_dir, tmp_path, loader_workers):
+def test_fit_and_resume_with_crops_on_device(photo_dir, tmp_path, training_datasets):
     run = tmp_path / "run"
     c = Colorizer("default", image_size=32, architecture_config=TINY)
-    c.fit(photo_dir, epochs=1, batch_size=2, checkpoint_dir=run, verbose=0, crops_on_device=True)
-    assert set(loader_workers) == {1}  # "auto": slicing windows needs no loader threads
+    cached = []
+    probe = keras.callbacks.LambdaCallback(on_epoch_end=lambda *_: cached.append(
+        len(list(training_datasets[0].cache_dir.glob("*.npy")))))
+    c.fit(photo_dir, epochs=1, batch_size=2, checkpoint_dir=run, verbose=0, crops_on_device=True,
+          callbacks=[probe])
+    # "auto": photos decoded once into a temporary cache, and slicing them needs no threads.
+    (ds,) = training_datasets
+    assert ds.workers == 1 and cached[0] >= len(ds.paths) and not ds.cache_dir.exists()
     assert c.metadata["training"]["crops_on_device"] is True
     assert c.metadata["training"]["targets_on_device"] is True
     saved = keras.models.load_model(run / "last.keras", safe_mode=True)
@@ -152,3 +158,17 @@ def test_grain_pipeline_sends_the_same_windows(photo_paths):
     (expected_windows, expected_boxes), = ColorizationDataset(photo_paths, 32, 4, **kw)[0]
     np.testing.assert_array_equal(windows, expected_windows)
     np.testing.assert_array_equal(boxes, expected_boxes)
+
+
+def test_no_room_for_the_decode_cache_warns_and_decodes(photo_dir, monkeypatch, training_datasets):
+    import types
+
+    import bwcolor.colorizer
+
+    monkeypatch.setattr(bwcolor.colorizer.shutil, "disk_usage", lambda _: types.SimpleNamespace(free=10**4))
+    c = Colorizer("default", image_size=32, architecture_config=TINY)
+    with pytest.warns(UserWarning, match="not caching decoded photos"):
+        c.fit(photo_dir, epochs=1, batch_size=2, steps_per_epoch=1, verbose=0,
+              crops_on_device=True, validation_split=0.0, test_split=0.0)
+    (ds,) = training_datasets
+    assert ds.cache_dir is None and ds.workers == 2  # decoding every visit needs the threads

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
+import shutil
+import tempfile
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -46,17 +49,34 @@ def _resolve_mixed_precision(value):
     return value
 
 
-def _resolve_workers(value, device_crops):
+def _resolve_workers(value, slicing_only):
     if value == "auto":
         # Measured on an H100's 16-core host (benchmarks/fit_loop_ceiling.py, 256 px, batch 64):
         # when the host only slices windows (~8 ms a batch), Keras' synchronous path (workers=1:
         # no enqueuer threads; JAX's async dispatch still overlaps it with the GPU) takes 7,635
         # crops/s, 2 threads 3,439 and 4 threads 3,766; wallner_beta trained at 4,296 vs 3,289
-        # img/s. Host crops (resizing, L*) need the threads: 2 gave 1.7x one on 2 cores.
-        return 1 if device_crops else 2
+        # img/s. Host crops (resizing, L*) and decoding need the threads: 2 gave 1.7x one on 2
+        # cores.
+        return 1 if slicing_only else 2
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"workers must be 'auto' or an int >= 0. Received: workers={value!r}")
     return value
+
+
+def _temporary_cache(n_photos, image_size):
+    """A temporary folder for fit's decoded photos, or None (with a warning) when the temp disk
+    lacks room for them: at most ~2 x 3 x (1.5 S)^2 bytes a photo (training crops' source size,
+    aspect up to 2:1), and never more than half the free space."""
+    folder = tempfile.gettempdir()
+    needed = n_photos * 2 * 3 * math.ceil(1.5 * image_size) ** 2
+    free = shutil.disk_usage(folder).free
+    if needed > free / 2:
+        warnings.warn(f"not caching decoded photos: they may need {needed / 2**30:.1f} GiB and "
+                      f"{folder} has {free / 2**30:.1f} GiB free. Every crop decodes its photo "
+                      f"again (slow); pass cache_dir= a folder with room, or None to silence this",
+                      stacklevel=3)
+        return None
+    return tempfile.TemporaryDirectory(prefix="bwcolor-cache-")
 
 
 def _torch_cuda():
@@ -192,7 +212,7 @@ class Colorizer:
     # -------------------------------------------------------------------- fit
     def fit(self, data_source, epochs=10, batch_size=16, validation_split=0.05, *,
             test_split=0.05, checkpoint_dir=None, resume=False, mixed_precision="auto",
-            steps_per_epoch=None, validation_data=None, degradations=None, cache_dir=None,
+            steps_per_epoch=None, validation_data=None, degradations=None, cache_dir="auto",
             workers="auto", use_multiprocessing=False, loader="pydataset", seed=0, repeats=1,
             time_budget=None, distribute=None, targets_on_device="auto", crops_on_device="auto",
             verbose="auto", callbacks=None):
@@ -215,11 +235,17 @@ class Colorizer:
         mixed_precision : {"auto", "bfloat16", "float16", None}
             "auto" picks bfloat16 on the torch backend on CPUs with AMX/AVX-512 BF16 (the fast
             path there) and float32 elsewhere. Losses and ab decoding stay in float32.
+        cache_dir : "auto", path or None
+            Where photos are kept decoded (uint8 ``.npy``, resized to what the crops can use)
+            after their first visit, so later epochs read arrays instead of decoding files.
+            "auto": a temporary folder, removed when ``fit`` returns (no cache, with a warning,
+            when the temp disk lacks room); a path: kept and reused by later runs (entries are
+            keyed by the photo's path, modification time and size); None: decode on every visit.
         workers : "auto" or int
             Data loading threads (or processes). "auto": 2 when the host makes the crops; 1 (no
             loader threads: batches are sliced in the training loop, which JAX's asynchronous
-            dispatch overlaps with the accelerator) when ``crops_on_device``, where threads
-            only contend for the GIL (1.3x faster on an H100).
+            dispatch overlaps with the accelerator) when ``crops_on_device`` reads a cache,
+            where threads only contend for the GIL (1.3x faster on an H100).
         use_multiprocessing : bool
             Processes instead of threads: faster on many-core machines with host crops
             (decoding and Lab conversion hold Python's GIL often), but forking after JAX has
@@ -291,116 +317,125 @@ class Colorizer:
                             if crops_on_device == "auto" else crops_on_device)
             rgb_targets = (_backend.has_accelerator() if targets_on_device == "auto"
                            else targets_on_device) or device_crops
-        workers = _resolve_workers(workers, device_crops)
 
-        splits = None
-        if isinstance(data_source, keras.utils.PyDataset):
-            train_ds, val_ds = data_source, validation_data
-            rgb_targets = device_crops = False
-        else:
-            val_fraction, test_fraction = float(validation_split), float(test_split)
-            fractions = (1 - val_fraction - test_fraction, val_fraction, test_fraction)
-            splits, self.report = data.scan(data_source, image_size=self.config["image_size"],
-                                            fractions=fractions)
-            if verbose:
-                print(self.report, flush=True)
-            if not splits["train"]:
-                raise ValueError(f"no usable training photos.\n{self.report}")
-            if degradations is True:
-                degradations = data.Degradations()
-            elif degradations is False:
-                degradations = None
-            val_ds = validation_data
-            shared = dict(image_size=self.config["image_size"], batch_size=batch_size,
-                          output_stride=self._stride, cache_dir=cache_dir, seed=seed,
-                          targets="rgb" if rgb_targets else "ab", crop_on_device=device_crops)
-            if loader == "grain":
-                common = dict(shared, num_threads=max(1, workers))
-                train_ds = data.grain_dataset(splits["train"], training=True,
-                                              degradations=degradations, **common)
-                if steps_per_epoch is None:  # the Grain training stream is endless
-                    steps_per_epoch = max(1, len(splits["train"]) * repeats // batch_size)
-                if val_ds is None and splits["validation"]:
-                    val_ds = data.grain_dataset(splits["validation"], training=False, **common)
-            elif loader == "pydataset":
-                common = dict(shared, workers=workers, use_multiprocessing=use_multiprocessing)
-                train_ds = data.ColorizationDataset(splits["train"], training=True,
-                                                    repeats=repeats, degradations=degradations,
-                                                    **common)
-                if val_ds is None and splits["validation"]:
-                    val_ds = data.ColorizationDataset(splits["validation"], training=False, **common)
-            else:
-                raise ValueError(f"loader must be 'pydataset' or 'grain'. Received: loader={loader!r}")
-
-        # Only now, with usable data in hand, change the model: a failed fit leaves it as it was.
-        distributed = self._setup_distribution(distribute, batch_size)
-        if not resume and (distributed or precision != self.config["mixed_precision"]):
-            # Layers take their dtype policy, and variables their layout, when they are built.
-            self.config["mixed_precision"] = precision
-            self._rebuild_keeping_weights()
-
-        if self.head == "classification" and "weights" not in self.config["loss_config"]:
-            self._estimate_rebalancing_weights(splits["train"] if splits else train_ds)
-
-        if resume:
-            trainer = resumed_model
-            self.model = resumed_model.model if device_crops else resumed_model
-            initial_epoch = int(state["epoch"])
-        else:
-            loss = self._loss()
-            if rgb_targets:
-                loss = losses.RGBTargets(loss, output_stride=self._stride)
-            # The model that fit() trains; its weights are self.model's.
-            trainer = (DeviceCropModel(self.model, self.config["image_size"]) if device_crops
-                       else self.model)
-            trainer.compile(optimizer=self._optimizer(), loss=loss)
-
-        started = time.time()
-        self.metadata.setdefault("training", {}).update({
-            "epochs": epochs, "batch_size": batch_size, "seed": seed,
-            "mixed_precision": self.config["mixed_precision"], "backend": _backend.name(),
-            "devices": _backend.devices(), "time_budget": time_budget,
-            "degradations": degradations.get_config() if degradations else None,
-            "targets_on_device": bool(rgb_targets), "crops_on_device": bool(device_crops),
-        })
-        if self.report is not None:
-            self.metadata["dataset"] = self.report.as_dict()
-        cbs = list(callbacks or [])
-        if run is not None:
-            from bwcolor._callbacks import RunCheckpoint
-
-            cbs.append(RunCheckpoint(self, run, best=state.get("best"), resume=resume))
-        if time_budget is not None:
-            from bwcolor._callbacks import TimeBudget
-
-            cbs.append(TimeBudget(time_budget))
-        if initial_epoch >= epochs:
-            if verbose:
-                print(f"Nothing to do: the run already trained {initial_epoch} of {epochs} epochs.")
-            return keras.callbacks.History()
+        temp_cache = None  # cache_dir="auto": removed however fit ends
         try:
-            # shuffle=False: bwcolor's datasets shuffle themselves (per epoch, from the seed).
-            history = trainer.fit(train_ds, validation_data=val_ds, epochs=epochs,
-                                  initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
-                                  callbacks=cbs, verbose=verbose, shuffle=False)
-        finally:
-            self._inference_model = None  # weights changed: rebuild the float32 copy on demand
-        self.metadata["training"]["seconds"] = round(
-            self.metadata["training"].get("seconds", 0) + time.time() - started, 1)
-        self.metadata["training"]["epochs_completed"] = initial_epoch + len(history.epoch)
-        if splits and splits["test"]:
-            self.metadata["test_metrics"] = self.evaluate(splits["test"])
-            if verbose:
-                print("Test split:", json.dumps(self.metadata["test_metrics"]), flush=True)
-        if run is not None and (run / "best").is_dir():
-            scores = {}
-            if splits and splits["test"]:
-                # best/ holds the best validation epoch, not the last: score its own weights.
-                scores["test_metrics"] = Colorizer.from_preset(run / "best").evaluate(splits["test"])
+            splits = None
+            if isinstance(data_source, keras.utils.PyDataset):
+                train_ds, val_ds = data_source, validation_data
+                rgb_targets = device_crops = False
+            else:
+                val_fraction, test_fraction = float(validation_split), float(test_split)
+                fractions = (1 - val_fraction - test_fraction, val_fraction, test_fraction)
+                splits, self.report = data.scan(data_source, image_size=self.config["image_size"],
+                                                fractions=fractions)
                 if verbose:
-                    print("Test split, best/ weights:", json.dumps(scores["test_metrics"]), flush=True)
-            self._write_metadata_into(run / "best", **scores)
-        return history
+                    print(self.report, flush=True)
+                if not splits["train"]:
+                    raise ValueError(f"no usable training photos.\n{self.report}")
+                if cache_dir == "auto":
+                    temp_cache = _temporary_cache(sum(map(len, splits.values())),
+                                                  self.config["image_size"])
+                    cache_dir = temp_cache and temp_cache.name
+                workers = _resolve_workers(workers, device_crops and cache_dir is not None)
+                if degradations is True:
+                    degradations = data.Degradations()
+                elif degradations is False:
+                    degradations = None
+                val_ds = validation_data
+                shared = dict(image_size=self.config["image_size"], batch_size=batch_size,
+                              output_stride=self._stride, cache_dir=cache_dir, seed=seed,
+                              targets="rgb" if rgb_targets else "ab", crop_on_device=device_crops)
+                if loader == "grain":
+                    common = dict(shared, num_threads=max(1, workers))
+                    train_ds = data.grain_dataset(splits["train"], training=True,
+                                                  degradations=degradations, **common)
+                    if steps_per_epoch is None:  # the Grain training stream is endless
+                        steps_per_epoch = max(1, len(splits["train"]) * repeats // batch_size)
+                    if val_ds is None and splits["validation"]:
+                        val_ds = data.grain_dataset(splits["validation"], training=False, **common)
+                elif loader == "pydataset":
+                    common = dict(shared, workers=workers, use_multiprocessing=use_multiprocessing)
+                    train_ds = data.ColorizationDataset(splits["train"], training=True,
+                                                        repeats=repeats, degradations=degradations,
+                                                        **common)
+                    if val_ds is None and splits["validation"]:
+                        val_ds = data.ColorizationDataset(splits["validation"], training=False, **common)
+                else:
+                    raise ValueError(f"loader must be 'pydataset' or 'grain'. Received: loader={loader!r}")
+
+            # Only now, with usable data in hand, change the model: a failed fit leaves it as it was.
+            distributed = self._setup_distribution(distribute, batch_size)
+            if not resume and (distributed or precision != self.config["mixed_precision"]):
+                # Layers take their dtype policy, and variables their layout, when they are built.
+                self.config["mixed_precision"] = precision
+                self._rebuild_keeping_weights()
+
+            if self.head == "classification" and "weights" not in self.config["loss_config"]:
+                self._estimate_rebalancing_weights(splits["train"] if splits else train_ds)
+
+            if resume:
+                trainer = resumed_model
+                self.model = resumed_model.model if device_crops else resumed_model
+                initial_epoch = int(state["epoch"])
+            else:
+                loss = self._loss()
+                if rgb_targets:
+                    loss = losses.RGBTargets(loss, output_stride=self._stride)
+                # The model that fit() trains; its weights are self.model's.
+                trainer = (DeviceCropModel(self.model, self.config["image_size"]) if device_crops
+                           else self.model)
+                trainer.compile(optimizer=self._optimizer(), loss=loss)
+
+            started = time.time()
+            self.metadata.setdefault("training", {}).update({
+                "epochs": epochs, "batch_size": batch_size, "seed": seed,
+                "mixed_precision": self.config["mixed_precision"], "backend": _backend.name(),
+                "devices": _backend.devices(), "time_budget": time_budget,
+                "degradations": degradations.get_config() if degradations else None,
+                "targets_on_device": bool(rgb_targets), "crops_on_device": bool(device_crops),
+            })
+            if self.report is not None:
+                self.metadata["dataset"] = self.report.as_dict()
+            cbs = list(callbacks or [])
+            if run is not None:
+                from bwcolor._callbacks import RunCheckpoint
+
+                cbs.append(RunCheckpoint(self, run, best=state.get("best"), resume=resume))
+            if time_budget is not None:
+                from bwcolor._callbacks import TimeBudget
+
+                cbs.append(TimeBudget(time_budget))
+            if initial_epoch >= epochs:
+                if verbose:
+                    print(f"Nothing to do: the run already trained {initial_epoch} of {epochs} epochs.")
+                return keras.callbacks.History()
+            try:
+                # shuffle=False: bwcolor's datasets shuffle themselves (per epoch, from the seed).
+                history = trainer.fit(train_ds, validation_data=val_ds, epochs=epochs,
+                                      initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+                                      callbacks=cbs, verbose=verbose, shuffle=False)
+            finally:
+                self._inference_model = None  # weights changed: rebuild the float32 copy on demand
+            self.metadata["training"]["seconds"] = round(
+                self.metadata["training"].get("seconds", 0) + time.time() - started, 1)
+            self.metadata["training"]["epochs_completed"] = initial_epoch + len(history.epoch)
+            if splits and splits["test"]:
+                self.metadata["test_metrics"] = self.evaluate(splits["test"])
+                if verbose:
+                    print("Test split:", json.dumps(self.metadata["test_metrics"]), flush=True)
+            if run is not None and (run / "best").is_dir():
+                scores = {}
+                if splits and splits["test"]:
+                    # best/ holds the best validation epoch, not the last: score its own weights.
+                    scores["test_metrics"] = Colorizer.from_preset(run / "best").evaluate(splits["test"])
+                    if verbose:
+                        print("Test split, best/ weights:", json.dumps(scores["test_metrics"]), flush=True)
+                self._write_metadata_into(run / "best", **scores)
+            return history
+        finally:
+            if temp_cache is not None:
+                temp_cache.cleanup()
 
     def _setup_distribution(self, distribute, batch_size):
         """Set keras.distribution.DataParallel when asked and useful; True when it was set."""
