@@ -25,10 +25,12 @@ def bwcolor(*args, cwd=None):
 @pytest.fixture(scope="module")
 def run_dir(photo_dir, tmp_path_factory):
     run = tmp_path_factory.mktemp("cli") / "run"
+    cache = run.parent / "cache"
     r = bwcolor("train", photo_dir, "-o", run, "--architecture", "wallner_alpha",
-                "--image-size", "32", "--epochs", "1", "--batch-size", "2")
+                "--image-size", "32", "--epochs", "1", "--batch-size", "2", "--cache-dir", cache)
     assert r.returncode == 0, r.stderr
     assert "Dataset in" in r.stdout and "6 used" in r.stdout  # the report is shown first
+    assert len(list(cache.glob("*.npy"))) >= 5  # decoded photos kept for the next run
     return run
 
 

@@ -153,7 +153,7 @@ def cmd_train(args):
                       validation_split=args.validation_split, checkpoint_dir=args.output,
                       resume=args.resume, degradations=args.degrade, time_budget=args.time_budget,
                       mixed_precision=None if args.mixed_precision == "none" else args.mixed_precision,
-                      verbose=2)
+                      cache_dir=args.cache_dir, verbose=2)
     except (ValueError, FileNotFoundError) as e:
         raise UsageError(str(e)) from None
     _log(f"run folder: {args.output} (best epoch preset: {Path(args.output) / 'best'})")
@@ -235,6 +235,8 @@ def build_parser():
     t.add_argument("--mixed-precision", default="auto", choices=["auto", "bfloat16", "float16", "none"])
     t.add_argument("--degrade", action="store_true", help="old-photo degradations on input L")
     t.add_argument("--resume", action="store_true")
+    t.add_argument("--cache-dir", default="auto",
+                   help="keep decoded photos here for later runs (default: a temporary folder)")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="score a model on a folder of color photos")
