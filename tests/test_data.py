@@ -251,17 +251,45 @@ def test_determinism_under_a_seed(photo_paths, tmp_path):
     assert not np.array_equal(a[0][1], b[0][1])  # a new epoch reshuffles
 
 
-def test_open_cache_maps_are_bounded(photo_paths, tmp_path, monkeypatch):
-    """Memory maps of cached photos are reused, but no more than MAX_OPEN_MAPS stay open."""
+@pytest.mark.parametrize("max_maps", [2, 256])
+@pytest.mark.parametrize("crop_on_device", [False, True])
+def test_cache_gives_the_decoded_batches(photo_paths, tmp_path, monkeypatch, max_maps, crop_on_device):
+    """Cached photos are memory-mapped while every one fits under MAX_OPEN_MAPS, and read by
+    rows beyond (no file descriptors held); both give the batches of decoding every time."""
     from bwcolor.data import dataset as dataset_module
 
-    monkeypatch.setattr(dataset_module, "MAX_OPEN_MAPS", 2)
-    plain = ColorizationDataset(photo_paths, 32, 3, training=True, seed=2)
-    cached = ColorizationDataset(photo_paths, 32, 3, training=True, seed=2, cache_dir=tmp_path)
-    for _ in range(2):  # the first pass writes the cache, the second maps it
+    monkeypatch.setattr(dataset_module, "MAX_OPEN_MAPS", max_maps)
+    kw = dict(training=True, seed=2, crop_on_device=crop_on_device)
+    plain = ColorizationDataset(photo_paths, 32, 3, **kw)
+    cached = ColorizationDataset(photo_paths, 32, 3, cache_dir=tmp_path, **kw)
+    for _ in range(2):  # the first pass writes the cache, the second reads it
         for i in range(len(cached)):
-            np.testing.assert_array_equal(cached[i][1], plain[i][1])
-    assert len(cached._mapped) == 2
+            for got, want in zip(cached[i], plain[i]):
+                np.testing.assert_array_equal(np.asarray(got[0] if crop_on_device else got),
+                                              np.asarray(want[0] if crop_on_device else want))
+    kinds = {type(v) for v in cached._cached.values()}
+    assert len(cached._cached) == len(photo_paths)
+    assert kinds == ({np.memmap} if max_maps >= len(photo_paths) else {dataset_module._CachedRows})
+
+
+def test_cached_rows_read_what_the_array_holds(tmp_path, rng):
+    from bwcolor.data.dataset import _CachedRows
+
+    rgb = rng.integers(0, 256, (7, 5, 3), dtype=np.uint8)
+    np.save(tmp_path / "p.npy", rgb)
+    rows = _CachedRows(tmp_path / "p.npy")
+    assert rows.shape == rgb.shape
+    np.testing.assert_array_equal(np.asarray(rows), rgb)
+    for key in [(slice(2, 5), slice(1, 4)), (slice(5, 99), slice(None)), (slice(6, 2), slice(None))]:
+        np.testing.assert_array_equal(rows[key], rgb[key])
+    with pytest.raises(IndexError, match="contiguous"):
+        rows[::2, :]
+    (tmp_path / "p.npy").write_bytes((tmp_path / "p.npy").read_bytes()[:-10])  # cut after opening
+    with pytest.raises(OSError, match="truncated"):
+        np.asarray(rows)
+    np.save(tmp_path / "f.npy", rgb.astype(np.float32))
+    with pytest.raises(ValueError, match="not a bwcolor photo cache"):
+        _CachedRows(tmp_path / "f.npy")
 
 
 def test_degradations_touch_input_only(photo_paths):
