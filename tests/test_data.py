@@ -272,6 +272,18 @@ def test_cache_gives_the_decoded_batches(photo_paths, tmp_path, monkeypatch, max
     assert kinds == ({np.memmap} if max_maps >= len(photo_paths) else {dataset_module._CachedRows})
 
 
+def test_fill_cache_decodes_every_photo_once(photo_paths, tmp_path):
+    ds = ColorizationDataset(photo_paths * 2, 32, 3, training=True, seed=4, cache_dir=tmp_path)
+    ds.fill_cache(threads=3)
+    assert len(list(tmp_path.glob("*.npy"))) == len(photo_paths)
+    assert not list(tmp_path.glob("*.tmp"))  # written atomically
+    plain = ColorizationDataset(photo_paths * 2, 32, 3, training=True, seed=4)
+    for i in range(len(ds)):
+        np.testing.assert_array_equal(ds[i][1], plain[i][1])
+    with pytest.raises(ValueError, match="cache_dir=None"):
+        plain.fill_cache()
+
+
 def test_cached_rows_read_what_the_array_holds(tmp_path, rng):
     from bwcolor.data.dataset import _CachedRows
 

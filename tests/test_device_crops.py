@@ -125,11 +125,11 @@ def test_fit_and_resume_with_crops_on_device(photo_dir, tmp_path, training_datas
     run = tmp_path / "run"
     c = Colorizer("default", image_size=32, architecture_config=TINY)
     cached = []
-    probe = keras.callbacks.LambdaCallback(on_epoch_end=lambda *_: cached.append(
+    probe = keras.callbacks.LambdaCallback(on_train_begin=lambda *_: cached.append(
         len(list(training_datasets[0].cache_dir.glob("*.npy")))))
     c.fit(photo_dir, epochs=1, batch_size=2, checkpoint_dir=run, verbose=0, crops_on_device=True,
           callbacks=[probe])
-    # "auto": photos decoded once into a temporary cache, and slicing them needs no threads.
+    # "auto": photos decoded into a temporary cache before training; slicing needs no threads.
     (ds,) = training_datasets
     assert ds.workers == 1 and cached[0] >= len(ds.paths) and not ds.cache_dir.exists()
     assert c.metadata["training"]["crops_on_device"] is True

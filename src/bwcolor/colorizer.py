@@ -241,6 +241,7 @@ class Colorizer:
             "auto": a temporary folder, removed when ``fit`` returns (no cache, with a warning,
             when the temp disk lacks room); a path: kept and reused by later runs (entries are
             keyed by the photo's path, modification time and size); None: decode on every visit.
+            With ``workers`` 1 the cache is filled on every core before the first epoch.
         workers : "auto" or int
             Data loading threads (or processes). "auto": 2 when the host makes the crops; 1 (no
             loader threads: batches are sliced in the training loop, which JAX's asynchronous
@@ -359,6 +360,10 @@ class Colorizer:
                     train_ds = data.ColorizationDataset(splits["train"], training=True,
                                                         repeats=repeats, degradations=degradations,
                                                         **common)
+                    if workers <= 1 and cache_dir is not None:
+                        # Without loader threads the training loop would decode the photos
+                        # itself, one at a time, during the first epoch.
+                        train_ds.fill_cache()
                     if val_ds is None and splits["validation"]:
                         val_ds = data.ColorizationDataset(splits["validation"], training=False, **common)
                 else:

@@ -314,6 +314,17 @@ class ColorizationDataset(keras.utils.PyDataset):
     def source_short_side(self):
         return math.ceil(self.image_size * 1.5) if self.training else self.image_size
 
+    def fill_cache(self, threads=None):
+        """Decode every photo not yet in ``cache_dir`` into it, on ``threads`` threads (default:
+        one per core, at most 16; Pillow releases the GIL while it decodes). Otherwise the first
+        epoch decodes them as it goes, in the loader's workers."""
+        if self.cache_dir is None:
+            raise ValueError("fill_cache needs the dataset's cache_dir. Received: cache_dir=None")
+        threads = threads or min(16, os.cpu_count() or 1)
+        with ThreadPoolExecutor(threads) as pool:
+            for _ in pool.map(self._load_uint8, dict.fromkeys(self.paths)):
+                pass
+
     def _load_uint8(self, path):
         """The photo as uint8, short side at least ``source_short_side`` (cached when asked):
         an array, a memory map, or :class:`_CachedRows`; crops slice it."""
