@@ -176,3 +176,22 @@ def test_no_room_for_the_decode_cache_warns_and_decodes(photo_dir, monkeypatch, 
     assert any("not caching decoded photos" in str(w.message) for w in caught)
     (ds,) = training_datasets
     assert ds.cache_dir is None and ds.workers == 2  # decoding every visit needs the threads
+
+
+def test_grain_keeps_two_read_threads_with_crops_on_device(photo_dir, monkeypatch):
+    """workers="auto" drops to 1 for Keras' PyDataset only, whose single worker means no loader
+    thread at all; Grain's read threads always run beside the loop."""
+    pytest.importorskip("grain")
+    import bwcolor.data
+
+    class Stop(Exception):
+        pass
+
+    def record(paths, image_size, batch_size, **kwargs):
+        raise Stop(kwargs["num_threads"], kwargs["crop_on_device"])
+
+    monkeypatch.setattr(bwcolor.data, "grain_dataset", record)
+    c = Colorizer("default", image_size=32, architecture_config=TINY)
+    with pytest.raises(Stop) as stopped:
+        c.fit(photo_dir, loader="grain", crops_on_device=True, verbose=0)
+    assert stopped.value.args == (2, True)

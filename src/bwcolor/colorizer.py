@@ -245,8 +245,9 @@ class Colorizer:
         workers : "auto" or int
             Data loading threads (or processes). "auto": 2 when the host makes the crops; 1 (no
             loader threads: batches are sliced in the training loop, which JAX's asynchronous
-            dispatch overlaps with the accelerator) when ``crops_on_device`` reads a cache,
-            where threads only contend for the GIL (1.3x faster on an H100).
+            dispatch overlaps with the accelerator) when ``crops_on_device`` reads a cache
+            through the PyDataset loader, where threads only contend for the GIL (1.3x faster
+            on an H100).
         use_multiprocessing : bool
             Processes instead of threads: faster on many-core machines with host crops
             (decoding and Lab conversion hold Python's GIL often), but forking after JAX has
@@ -338,7 +339,10 @@ class Colorizer:
                     temp_cache = _temporary_cache(sum(map(len, splits.values())),
                                                   self.config["image_size"])
                     cache_dir = temp_cache and temp_cache.name
-                workers = _resolve_workers(workers, device_crops and cache_dir is not None)
+                # Keras' PyDataset with 1 worker has no loader threads; Grain's 1 read thread
+                # still runs beside the loop, and was not measured against 2.
+                workers = _resolve_workers(workers, device_crops and cache_dir is not None
+                                           and loader == "pydataset")
                 if degradations is True:
                     degradations = data.Degradations()
                 elif degradations is False:
