@@ -57,7 +57,7 @@ def test_gray_has_no_chroma_and_monotonic_lightness(levels):
     assert np.abs(lab[:, 1:]).max() < 1e-3
     assert np.all((lab[:, 0] >= 0) & (lab[:, 0] <= 100 + 1e-9))
     assert np.all(np.diff(lab[:, 0]) >= -1e-9)
-    np.testing.assert_allclose(color.gray_to_l(g), lab[:, 0], atol=1e-9)
+    np.testing.assert_allclose(color.gray_to_lightness(g), lab[:, 0], atol=1e-9)
 
 
 @given(rgb_arrays)
@@ -93,7 +93,7 @@ def test_uint8_path_matches_float_path(rng):
     with pytest.raises(TypeError, match="uint8"):
         color.uint8_rgb_to_lightness(rgb / 255.0)
     gray = np.arange(256, dtype=np.uint8).reshape(16, 16)
-    np.testing.assert_allclose(color.uint8_gray_to_lightness(gray), color.gray_to_l(gray / 255.0),
+    np.testing.assert_allclose(color.uint8_gray_to_lightness(gray), color.gray_to_lightness(gray / 255.0),
                                atol=1e-5)
     np.testing.assert_allclose(color.uint8_gray_to_lightness(gray),
                                color.uint8_rgb_to_lightness(np.repeat(gray[..., None], 3, -1)),
@@ -104,8 +104,8 @@ def test_uint8_path_matches_float_path(rng):
 
 def test_scaling_round_trips():
     L = np.array([0.0, 50, 100])
-    np.testing.assert_allclose(color.l_to_input(L), [-1, 0, 1])
-    np.testing.assert_allclose(color.input_to_l(color.l_to_input(L)), L)
+    np.testing.assert_allclose(color.lightness_to_input(L), [-1, 0, 1])
+    np.testing.assert_allclose(color.input_to_lightness(color.lightness_to_input(L)), L)
     np.testing.assert_allclose(color.target_to_ab(color.ab_to_target(np.array([-128.0, 64]))), [-128, 64])
 
 
@@ -149,3 +149,49 @@ def test_ops_gradients_are_finite_at_the_edges():
 @given(arrays(np.float32, (1, 2, 2, 3), elements=st.floats(0, 1, width=32)))
 def test_ops_gradients_finite_everywhere(rgb):
     assert np.all(np.isfinite(gradient(lambda x: ops.rgb_to_lab(x), rgb)))
+
+
+# ---------------------------------------------------------------- one implementation, two namespaces
+@pytest.mark.parametrize("name", ["srgb_to_linear", "linear_to_srgb", "lab_f", "lab_f_inv",
+                                  "luminance_to_lightness", "lightness_to_luminance"])
+def test_transfer_functions_give_the_same_numbers_in_numpy_and_keras_ops(name):
+    from bwcolor.color import transfer
+
+    fn = getattr(transfer, name)
+    # Dense over the nominal domain, plus both sides of every breakpoint.
+    breaks = [C.SRGB_LINEAR_THRESHOLD, C.SRGB_ENCODED_THRESHOLD, C.LAB_EPSILON, C.LAB_F_THRESHOLD]
+    x = np.concatenate([np.linspace(0, 1, 1001), [b * s for b in breaks for s in (1 - 1e-6, 1, 1 + 1e-6)]])
+    if name == "lightness_to_luminance":
+        x = x * 100
+    x = x.astype("float32")
+    reference = fn(x)  # numpy is the default namespace
+    assert isinstance(reference, np.ndarray) and reference.dtype == np.float32
+    tensor = fn(keras.ops.convert_to_tensor(x), keras.ops)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(tensor), reference, rtol=2e-6, atol=2e-6)
+
+
+def test_lightness_to_gray_inverts_gray_to_lightness():
+    lightness = np.linspace(0, 100, 501).astype("float32")
+    gray = keras.ops.convert_to_numpy(ops.lightness_to_gray(lightness))
+    assert gray.min() >= 0 and gray.max() <= 1
+    np.testing.assert_allclose(color.gray_to_lightness(gray.astype(np.float64)), lightness, atol=1e-3)
+
+
+def test_ops_scaling_matches_numpy_scaling():
+    L = np.array([0.0, 25.0, 100.0], "float32")
+    x = keras.ops.convert_to_numpy(ops.lightness_to_input(L))
+    np.testing.assert_allclose(x, color.lightness_to_input(L))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(ops.input_to_lightness(x)), L)
+
+
+def test_old_lightness_names_still_work_but_are_not_advertised():
+    # Before "lightness" became the one word for L*: user code may still import these.
+    from bwcolor.color import gray_to_l, input_to_l, l_to_input
+    from bwcolor.color import ops as color_ops
+
+    g = np.array([0.0, 0.5, 1.0])
+    np.testing.assert_array_equal(gray_to_l(g), color.gray_to_lightness(g))
+    np.testing.assert_array_equal(l_to_input([0.0, 100.0]), [-1.0, 1.0])
+    np.testing.assert_array_equal(input_to_l([-1.0, 1.0]), [0.0, 100.0])
+    np.testing.assert_array_equal(color_ops.l_to_input(np.float32(50.0)), 0.0)
+    assert not {"gray_to_l", "input_to_l", "l_to_input"} & (set(color.__all__) | set(color_ops.__all__))

@@ -112,7 +112,7 @@ def test_device_crop_loss_is_the_host_pipeline_loss(photo_paths):
     # Wiring: the crops' L* in, the crops themselves as targets.
     crops = crop_windows(windows, boxes, 32)
     lightness = color_ops.rgb_to_lab(crops / 255.0)[..., :1]
-    manual = value(wrapped(crops, core(color_ops.l_to_input(lightness))))
+    manual = value(wrapped(crops, core(color_ops.lightness_to_input(lightness))))
     assert device_loss == pytest.approx(manual, rel=1e-5)
     # Against the host pipeline, whose crops are rounded to uint8 first (< 1 level apart).
     assert device_loss == pytest.approx(value(loss(y, core(x))), rel=1e-2)

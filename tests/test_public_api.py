@@ -14,7 +14,7 @@ def test_top_level_api_is_pinned():
 
 def test_submodule_apis_are_pinned():
     assert sorted(color.__all__) == sorted([
-        "ab_to_target", "gray_to_l", "input_to_l", "l_to_input", "lab_to_rgb",
+        "ab_to_target", "gray_to_lightness", "input_to_lightness", "lightness_to_input", "lab_to_rgb",
         "reduce_chroma_to_gamut", "rgb_to_gray", "rgb_to_lab", "target_to_ab", "uint8_gray_to_lightness",
         "uint8_rgb_to_lab", "uint8_rgb_to_lightness"])
     assert sorted(architectures.__all__) == sorted([

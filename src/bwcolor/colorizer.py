@@ -556,7 +556,7 @@ class Colorizer:
                 x = np.zeros((batch_size if len(group) > 1 else 1, h, w, 1), dtype=np.float32)
                 for j, (_, L) in enumerate(chunk):
                     small = Image.fromarray(L, mode="F").resize((w, h), Image.BILINEAR)
-                    x[j, ..., 0] = color.l_to_input(np.asarray(small))
+                    x[j, ..., 0] = color.lightness_to_input(np.asarray(small))
                 ab = self.predict_ab(x, annealing_temperature)
                 for j, (i, L) in enumerate(chunk):
                     results[i] = _join(L, ab[j])

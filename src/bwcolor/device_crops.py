@@ -110,7 +110,7 @@ class DeviceCropModel(keras.Model):
     def call(self, inputs, training=False):
         rgb = self.crops(inputs)
         lightness = color_ops.rgb_to_lab(rgb / 255.0)[..., :1]
-        return self.model(color_ops.l_to_input(lightness), training=training)
+        return self.model(color_ops.lightness_to_input(lightness), training=training)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         # Recomputed rather than carried out of call(): a 256 px crop is ~0.4 GFLOP, about 1% of

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from bwcolor.color import _constants as C
+from bwcolor.color import ops as color_ops
 
 __all__ = ["GrayToRGB", "TileToGrid", "output_head"]
 
@@ -43,14 +43,7 @@ class GrayToRGB(layers.Layer):
         self.value_range = tuple(float(v) for v in value_range)
 
     def call(self, x):
-        lightness = x * C.L_SCALE + C.L_CENTER
-        fy = (lightness + 16.0) / 116.0
-        high = ops.power(ops.maximum(fy, C.LAB_F_THRESHOLD), 3.0)
-        y = ops.where(fy > C.LAB_F_THRESHOLD, high, (fy - C.LAB_OFFSET) / C.LAB_KAPPA_SLOPE)
-        y = ops.clip(y, 0.0, 1.0)
-        enc = (1 + C.SRGB_OFFSET) * ops.power(ops.maximum(y, C.SRGB_ENCODED_THRESHOLD),
-                                              1 / C.SRGB_GAMMA) - C.SRGB_OFFSET
-        gray = ops.where(y > C.SRGB_ENCODED_THRESHOLD, enc, y * C.SRGB_LINEAR_SLOPE)
+        gray = color_ops.lightness_to_gray(color_ops.input_to_lightness(x))
         lo, hi = self.value_range
         return ops.repeat(lo + (hi - lo) * gray, 3, axis=-1)
 

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from bwcolor.color import gray_to_l, uint8_gray_to_lightness, uint8_rgb_to_lightness
+from bwcolor.color import gray_to_lightness, uint8_gray_to_lightness, uint8_rgb_to_lightness
 
 __all__ = ["ImageDecodeError", "load_rgb", "open_image", "pil_to_lightness", "pil_to_rgb",
            "sniff_format"]
@@ -99,7 +99,7 @@ def pil_to_lightness(img):
     arr = _pixels(img)
     if arr.dtype == np.uint8:
         return uint8_gray_to_lightness(arr) if arr.ndim == 2 else uint8_rgb_to_lightness(arr)
-    return gray_to_l(arr)
+    return gray_to_lightness(arr)
 
 
 def load_rgb(path, *, min_short_side=None, return_is_gray=False):
