@@ -228,9 +228,10 @@ def test_random_crops_stay_inside_any_photo(shape, tmp_path):
     (a flat photo gives flat crops: no padding or border color creeps in)."""
     rgb = np.full((*shape, 3), (200, 90, 30), dtype=np.uint8)
     rgb[0, 0] = rgb[-1, -1] = (201, 91, 31)  # corners are reachable and within a level of the rest
-    ds = ColorizationDataset([tmp_path / "unused.png"], 32, 1, training=True)
+    from bwcolor.data import crops
+
     for seed in range(50):
-        crop = ds._random_crop(rgb, np.random.default_rng(seed))
+        crop = crops.random_crop(rgb, 32, np.random.default_rng(seed))
         assert crop.shape == (32, 32, 3)
         assert np.abs(crop.astype(int) - (200, 90, 30)).max() <= 1
 
@@ -257,9 +258,9 @@ def test_determinism_under_a_seed(photo_paths, tmp_path):
 def test_cache_gives_the_decoded_batches(photo_paths, tmp_path, monkeypatch, max_maps, crop_on_device):
     """Cached photos are memory-mapped while every one fits under MAX_OPEN_MAPS, and read by
     rows beyond (no file descriptors held); both give the batches of decoding every time."""
-    from bwcolor.data import dataset as dataset_module
+    from bwcolor.data import cache
 
-    monkeypatch.setattr(dataset_module, "MAX_OPEN_MAPS", max_maps)
+    monkeypatch.setattr(cache, "MAX_OPEN_MAPS", max_maps)
     kw = dict(training=True, seed=2, crop_on_device=crop_on_device)
     plain = ColorizationDataset(photo_paths, 32, 3, **kw)
     cached = ColorizationDataset(photo_paths, 32, 3, cache_dir=tmp_path, **kw)
@@ -270,7 +271,7 @@ def test_cache_gives_the_decoded_batches(photo_paths, tmp_path, monkeypatch, max
                 np.testing.assert_array_equal(got, want)
     kinds = {type(v) for v in cached._cached.values()}
     assert len(cached._cached) == len(photo_paths)
-    assert kinds == ({np.memmap} if max_maps >= len(photo_paths) else {dataset_module._CachedRows})
+    assert kinds == ({np.memmap} if max_maps >= len(photo_paths) else {cache.CachedRows})
 
 
 def test_fill_cache_decodes_every_photo_once(photo_paths, tmp_path):
@@ -286,11 +287,11 @@ def test_fill_cache_decodes_every_photo_once(photo_paths, tmp_path):
 
 
 def test_cached_rows_read_what_the_array_holds(tmp_path, rng):
-    from bwcolor.data.dataset import _CachedRows
+    from bwcolor.data.cache import CachedRows
 
     rgb = rng.integers(0, 256, (7, 5, 3), dtype=np.uint8)
     np.save(tmp_path / "p.npy", rgb)
-    rows = _CachedRows(tmp_path / "p.npy")
+    rows = CachedRows(tmp_path / "p.npy")
     assert rows.shape == rgb.shape
     np.testing.assert_array_equal(np.asarray(rows), rgb)
     for key in [(slice(2, 5), slice(1, 4)), (slice(5, 99), slice(None)), (slice(6, 2), slice(None))]:
@@ -302,7 +303,7 @@ def test_cached_rows_read_what_the_array_holds(tmp_path, rng):
         np.asarray(rows)
     np.save(tmp_path / "f.npy", rgb.astype(np.float32))
     with pytest.raises(ValueError, match="not a bwcolor photo cache"):
-        _CachedRows(tmp_path / "f.npy")
+        CachedRows(tmp_path / "f.npy")
 
 
 def test_degradations_touch_input_only(photo_paths):
@@ -350,3 +351,35 @@ def test_grain_pipeline_matches_the_pydataset_transforms(photo_paths):
     assert not np.array_equal(np.concatenate(epoch1), np.concatenate(epoch2))  # new crops
     again = iter(grain_dataset(photo_paths, 32, 3, training=True, seed=5, output_stride=4))
     np.testing.assert_array_equal(next(again)[1], epoch1[0])  # deterministic under a seed
+
+
+@pytest.mark.parametrize("arr, shape, dtype", [
+    (np.full((4, 5), 255, np.uint8), (4, 5, 3), np.float32),
+    (np.zeros((4, 5, 1), np.uint16), (4, 5, 3), np.float32),
+    (np.ones((4, 5, 4), np.float64), (4, 5, 3), np.float32),  # alpha dropped
+])
+def test_validate_image_array_gives_float_rgb(arr, shape, dtype):
+    rgb = data.validate_image_array(arr)
+    assert rgb.shape == shape and rgb.dtype == dtype
+    assert 0 <= rgb.min() and rgb.max() <= 1
+    assert rgb.max() == (1.0 if arr.dtype != np.uint16 else 0.0)
+
+
+def test_validate_image_array_keeps_uint8_when_asked():
+    gray = np.arange(12, dtype=np.uint8).reshape(3, 4, 1)
+    kept = data.validate_image_array(gray, keep_uint8=True)
+    assert kept.dtype == np.uint8 and kept.shape == (3, 4)
+    np.testing.assert_array_equal(kept, gray[..., 0])
+
+
+@pytest.mark.parametrize("arr, error, received", [
+    (np.zeros((4, 4), bool), TypeError, "dtype=bool"),
+    (np.zeros((4, 4), np.int32), TypeError, "dtype=int32"),
+    (np.zeros((4, 4, 2), np.uint8), ValueError, r"shape=\(4, 4, 2\)"),
+    (np.zeros((0, 4), np.uint8), ValueError, r"shape=\(0, 4\)"),
+    (np.array([[0.5, np.nan]]), ValueError, "1 of 2 values not finite"),
+    (np.array([[-0.5, 1.5]]), ValueError, "min=-0.5, max=1.5"),
+])
+def test_validate_image_array_names_what_it_received(arr, error, received):
+    with pytest.raises(error, match=f"Received: .*{received}"):
+        data.validate_image_array(arr)

@@ -9,6 +9,7 @@ import pytest
 
 from bwcolor import Colorizer, architectures, losses
 from bwcolor.data import ColorizationDataset, Degradations, scan
+from bwcolor.data import crops as crop_geometry
 from bwcolor.device_crops import BOX_FIELDS, DeviceCropModel, crop_windows, resize_weights
 
 TINY = dict(widths=(8, 8), blocks=(1, 1))
@@ -54,7 +55,7 @@ def test_device_crops_never_see_the_padding(shape, tmp_path):
     P = ds.window_side
     windows, boxes = np.zeros((50, P, P, 3), np.uint8), np.zeros((50, 7), np.float32)
     for seed in range(50):
-        sub, box, flip = ds._random_window(rgb, np.random.default_rng(seed))
+        sub, box, flip = crop_geometry.random_window(rgb, ds.image_size, np.random.default_rng(seed))
         windows[seed, :sub.shape[0], :sub.shape[1]] = sub
         boxes[seed] = (*box, sub.shape[1], sub.shape[0], flip)
     crops = keras.ops.convert_to_numpy(crop_windows(windows, boxes, 32))

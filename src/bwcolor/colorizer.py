@@ -484,7 +484,7 @@ class Colorizer:
         if isinstance(image, Image.Image):
             return data.pil_to_lightness(image)
         if isinstance(image, np.ndarray):
-            rgb = _array_to_rgb(image, keep_uint8=True)
+            rgb = data.validate_image_array(image, keep_uint8=True)
             if rgb.dtype == np.uint8:  # lookup tables, not a color conversion per pixel
                 return (color.uint8_gray_to_lightness(rgb) if rgb.ndim == 2
                         else color.uint8_rgb_to_lightness(rgb))
@@ -660,36 +660,6 @@ def _version():
     from bwcolor import __version__
 
     return __version__
-
-
-def _array_to_rgb(arr, keep_uint8=False):
-    """Validate a user's numpy image and return float sRGB (H, W, 3) in [0, 1]; with
-    ``keep_uint8``, uint8 images come back as they are, (H, W) gray or (H, W, 3)."""
-    if arr.dtype.kind not in "uif" or arr.dtype == np.bool_:
-        raise TypeError(f"image array must be uint8/uint16 or float in [0, 1]. Received: dtype={arr.dtype}")
-    if arr.ndim == 3 and arr.shape[-1] == 1:
-        arr = arr[..., 0]
-    if arr.ndim == 3 and arr.shape[-1] == 4:
-        arr = arr[..., :3]
-    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] == 3)) or min(arr.shape[:2]) < 1:
-        raise ValueError(f"image array must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4). "
-                         f"Received: shape={arr.shape}")
-    if arr.dtype.kind == "f":
-        if not np.all(np.isfinite(arr)):
-            raise ValueError("image array contains NaN or inf")
-        lo, hi = float(arr.min()), float(arr.max())
-        if lo < 0 or hi > 1:
-            raise ValueError(f"float image values must be in [0, 1]. Received: min={lo:g}, max={hi:g}")
-        rgb = arr.astype(np.float32)
-    elif arr.dtype == np.uint8:
-        if keep_uint8:
-            return arr
-        rgb = arr.astype(np.float32) / 255.0
-    elif arr.dtype == np.uint16:
-        rgb = arr.astype(np.float32) / 65535.0
-    else:
-        raise TypeError(f"integer image arrays must be uint8 or uint16. Received: dtype={arr.dtype}")
-    return np.repeat(rgb[..., None], 3, -1) if rgb.ndim == 2 else rgb
 
 
 def _join(lightness, ab_small):

@@ -15,12 +15,10 @@ from keras import ops
 
 from bwcolor.color import ops as color_ops
 
-__all__ = ["BOX_FIELDS", "DeviceCropModel", "crop_windows", "resize_weights"]
+# The box layout has one home, beside the host code that fills it; re-exported here for users.
+from bwcolor.data.crops import BOX_FIELDS
 
-#: Layout of the per-image box vector that the dataset sends beside each window, in window pixels:
-#: the crop's left, top, right, bottom edges (Pillow's ``box``), the window's valid width and
-#: height (the rest is padding), and 1.0 to flip the crop horizontally.
-BOX_FIELDS = ("left", "top", "right", "bottom", "valid_width", "valid_height", "flip")
+__all__ = ["BOX_FIELDS", "DeviceCropModel", "crop_windows", "resize_weights"]
 
 
 def resize_weights(start, end, valid, in_size, out_size):

@@ -43,17 +43,18 @@ def plot_comparison(images, colorizers, path=None, *, titles=None, render_size=N
         Write a PNG there (atomically). The figure is returned either way.
     """
     from bwcolor import color
-    from bwcolor.colorizer import Colorizer, _array_to_rgb
-    from bwcolor.data import load_rgb
+    from bwcolor.data import load_rgb, validate_image_array
 
-    if isinstance(colorizers, Colorizer):
+    # Not isinstance(colorizers, Colorizer): importing colorizer here closed an import cycle
+    # (colorizer -> _callbacks -> plotting -> colorizer).
+    if not isinstance(colorizers, dict):
         colorizers = {"colorized": colorizers}
     originals = []
     for image in images:
         if isinstance(image, (str, os.PathLike)):
             originals.append(load_rgb(image))
         else:
-            originals.append(_array_to_rgb(np.asarray(image)))
+            originals.append(validate_image_array(np.asarray(image)))
     columns = ["original"] + (["colors removed"] if include_gray else []) + list(colorizers)
     outputs = {name: c.colorize(originals, render_size=render_size) for name, c in colorizers.items()}
     plt = _pyplot()
