@@ -38,6 +38,22 @@ def test_registry():
         architectures.get("unet", depthh=3)
 
 
+def test_registry_defaults_sit_beside_each_architecture():
+    # The tutorial nets were trained as tanh regressors; the others use the classification head.
+    expected = {"default": "classification", "unet": "classification", "wallner_alpha": "mse",
+                "wallner_beta": "mse", "wallner_full": "mse"}
+    assert {name: architectures.recommended_loss(name) for name in architectures.available()} == expected
+    for name in architectures.available():
+        d = architectures.defaults(name)
+        assert d == {"loss": expected[name], "supports_hints": False}
+        losses.head_for(d["loss"])  # a loss name the Colorizer accepts
+        d["loss"] = "l1"  # a copy: callers cannot change the registry
+    assert architectures.recommended_loss("default") == "classification"
+    for accessor in (architectures.recommended_loss, architectures.defaults):
+        with pytest.raises(ValueError, match=r"unknown architecture. Received: name='resnet'"):
+            accessor("resnet")
+
+
 @pytest.mark.parametrize("name, head", list(_cases()))
 def test_build_fit_serialize(name, head, tmp_path):
     num_bins = len(losses.ab_bins())

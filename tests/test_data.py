@@ -361,7 +361,7 @@ def test_grain_pipeline_matches_the_pydataset_transforms(photo_paths):
 def test_validate_image_array_gives_float_rgb(arr, shape, dtype):
     rgb = data.validate_image_array(arr)
     assert rgb.shape == shape and rgb.dtype == dtype
-    assert 0 <= rgb.min() and rgb.max() <= 1
+    assert rgb.min() >= 0 and rgb.max() <= 1
     assert rgb.max() == (1.0 if arr.dtype != np.uint16 else 0.0)
 
 

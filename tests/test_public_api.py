@@ -18,8 +18,8 @@ def test_submodule_apis_are_pinned():
         "reduce_chroma_to_gamut", "rgb_to_gray", "rgb_to_lab", "target_to_ab", "uint8_gray_to_lightness",
         "uint8_rgb_to_lab", "uint8_rgb_to_lightness"])
     assert sorted(architectures.__all__) == sorted([
-        "GrayToRGB", "TileToGrid", "available", "flops", "get", "input_multiple", "output_stride",
-        "receptive_field"])
+        "GrayToRGB", "TileToGrid", "available", "defaults", "flops", "get", "input_multiple",
+        "output_stride", "receptive_field", "recommended_loss"])
     assert "ColorizationDataset" in data.__all__ and "scan" in data.__all__
     assert {"open_image", "pil_to_lightness", "load_rgb", "pil_to_rgb"} <= set(data.__all__)
     assert "RebalancedCrossEntropy" in losses.__all__ and "annealed_mean" in losses.__all__

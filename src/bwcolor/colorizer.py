@@ -23,7 +23,6 @@ from bwcolor.device_crops import DeviceCropModel
 
 __all__ = ["Colorizer"]
 
-_RECOMMENDED_LOSS = {"wallner_alpha": "mse", "wallner_beta": "mse", "wallner_full": "mse"}
 _MIXED = {"bfloat16": "mixed_bfloat16", "float16": "mixed_float16", None: "float32"}
 _JOIN_BAND_PIXELS = 1 << 19
 
@@ -125,7 +124,7 @@ class Colorizer:
                  architecture_config=None, loss_config=None, optimizer="adam",
                  learning_rate=1e-3, annealing_temperature=losses.DEFAULT_TEMPERATURE):
         if loss == "auto":
-            loss = _RECOMMENDED_LOSS.get(architecture, "classification")
+            loss = architectures.recommended_loss(architecture)
         losses.head_for(loss)  # validates the name
         if optimizer not in ("adam", "rmsprop"):
             raise ValueError(f"optimizer must be 'adam' or 'rmsprop'. Received: optimizer={optimizer!r}")

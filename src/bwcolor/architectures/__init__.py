@@ -6,6 +6,8 @@
 >>> model = architectures.get("default", head="regression", widths=(8, 8), blocks=(1, 1))
 >>> architectures.output_stride(model)
 4
+>>> architectures.recommended_loss("wallner_alpha")
+'mse'
 """
 
 from __future__ import annotations
@@ -23,25 +25,80 @@ __all__ = [
     "GrayToRGB",
     "TileToGrid",
     "available",
+    "defaults",
     "flops",
     "get",
     "input_multiple",
     "output_stride",
     "receptive_field",
+    "recommended_loss",
 ]
 
+# Each architecture with its defaults, so a new one is registered in one place (as timm and
+# keras-hub do). "loss": what Colorizer(loss="auto") trains it with: mse for the tutorial nets,
+# which the tutorial trained as tanh regressors, the classification head for the others.
+# "supports_hints": whether it accepts user color hints (none does yet).
 _REGISTRY = {
-    "default": default,
-    "unet": unet,
-    "wallner_alpha": wallner_alpha,
-    "wallner_beta": wallner_beta,
-    "wallner_full": wallner_full,
+    "default": (default, {"loss": "classification", "supports_hints": False}),
+    "unet": (unet, {"loss": "classification", "supports_hints": False}),
+    "wallner_alpha": (wallner_alpha, {"loss": "mse", "supports_hints": False}),
+    "wallner_beta": (wallner_beta, {"loss": "mse", "supports_hints": False}),
+    "wallner_full": (wallner_full, {"loss": "mse", "supports_hints": False}),
 }
 
 
 def available():
     """Names accepted by :func:`get`, sorted."""
     return sorted(_REGISTRY)
+
+
+def _entry(name):
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown architecture. Received: name={name!r}; available: {available()}")
+    return _REGISTRY[name]
+
+
+def defaults(name):
+    """Per-architecture defaults of architecture ``name``, as a new dict.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`available`.
+
+    Returns
+    -------
+    dict
+        ``"loss"`` (str): the loss it trains best with, see :func:`recommended_loss`;
+        ``"supports_hints"`` (bool): whether it accepts user color hints.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, naming it and the available ones.
+    """
+    return dict(_entry(name)[1])
+
+
+def recommended_loss(name):
+    """The loss ``Colorizer(architecture=name, loss="auto")`` trains with.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`available`.
+
+    Returns
+    -------
+    str
+        A name :func:`bwcolor.losses.head_for` accepts: ``"mse"`` or ``"classification"``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, naming it and the available ones.
+    """
+    return _entry(name)[1]["loss"]
 
 
 def get(name, **config):
@@ -52,9 +109,7 @@ def get(name, **config):
     ValueError
         For an unknown name or an unknown config key, naming both.
     """
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown architecture. Received: name={name!r}; available: {available()}")
-    builder = _REGISTRY[name]
+    builder = _entry(name)[0]
     import inspect
 
     accepted = set(inspect.signature(builder).parameters) - {"name"}
