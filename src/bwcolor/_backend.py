@@ -7,7 +7,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from pathlib import Path
+
+# Held for the whole of a weights_will_be_loaded block: the patch is process-wide, so two threads
+# building models at once must not interleave patch and unpatch (the second would save the first
+# one's patch as "the original" and leave it installed for good). Re-entrant, so a block may nest
+# another in the same thread.
+_ADD_WEIGHT_PATCH_LOCK = threading.RLock()
 
 
 def select_default_backend():
@@ -58,22 +65,29 @@ def weights_will_be_loaded():
     Random initializers are wasted work then, and on JAX each one compiles a program per kernel
     shape: building the default net took 8.6 s cold on a 2-core CPU, 1.2 s with zero
     initializers. Layers created inside the block get ``initializer="zeros"``.
+
+    The block patches ``keras.layers.Layer.add_weight`` for the whole process, so it holds a
+    module-level re-entrant lock from start to end: another thread entering the block waits
+    until this one has restored the original, and nested blocks in one thread are fine. A thread
+    that builds layers *outside* any block while another thread is inside one still gets zero
+    initializers; build models to train outside such a window.
     """
     import keras
 
-    original = keras.layers.Layer.add_weight
+    with _ADD_WEIGHT_PATCH_LOCK:
+        original = keras.layers.Layer.add_weight
 
-    def add_weight(self, *args, **kwargs):
-        if args:  # add_weight(shape, initializer, ...): keep the shape, drop the initializer
-            args = args[:1]
-        kwargs["initializer"] = "zeros"
-        return original(self, *args, **kwargs)
+        def add_weight(self, *args, **kwargs):
+            if args:  # add_weight(shape, initializer, ...): keep the shape, drop the initializer
+                args = args[:1]
+            kwargs["initializer"] = "zeros"
+            return original(self, *args, **kwargs)
 
-    keras.layers.Layer.add_weight = add_weight
-    try:
-        yield
-    finally:
-        keras.layers.Layer.add_weight = original
+        keras.layers.Layer.add_weight = add_weight
+        try:
+            yield
+        finally:
+            keras.layers.Layer.add_weight = original
 
 
 def devices():
