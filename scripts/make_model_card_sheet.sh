@@ -7,7 +7,7 @@ python3 -c "
 from bwcolor.data import write_sample_folder
 write_sample_folder('$tmp', ['astronaut', 'coffee', 'rocket'], short_side=256)"
 bwcolor compare "$tmp"/astronaut.jpg "$tmp"/coffee.jpg "$tmp"/rocket.jpg \
-  examples/data/castle_clinton_1961.jpg -o "$tmp"/sheet.png --model default --model seed
+  "$(python3 -c 'from bwcolor.data import sample_photo; print(sample_photo())')" -o "$tmp"/sheet.png --model default --model seed
 python3 -c "
 from PIL import Image
 im = Image.open('$tmp/sheet.png').convert('RGB')

@@ -1,7 +1,10 @@
 """bwcolor: colorize black-and-white photographs with deep learning.
 
->>> from bwcolor import Colorizer                                   # doctest: +SKIP
->>> Colorizer.from_preset("default").colorize("grandpa.jpg")          # doctest: +SKIP
+>>> from bwcolor import Colorizer
+>>> from bwcolor.data import sample_photo
+>>> rgb = Colorizer.from_preset("default").colorize(sample_photo())
+>>> rgb.shape, rgb.dtype
+((808, 1024, 3), dtype('uint8'))
 
 Keras backend: bwcolor sets ``KERAS_BACKEND=jax`` when you have not chosen one and Keras is not
 imported yet. Set ``KERAS_BACKEND=torch`` (before importing bwcolor or keras) to use PyTorch,

@@ -1,7 +1,8 @@
 """Figures: comparison sheets (original / colors removed / colorized) and training curves.
 
-matplotlib is imported inside the functions, with the non-interactive Agg backend, so nothing
-here opens a window or slows down ``import bwcolor``.
+matplotlib is optional (``pip install "bwcolor[plot]"``): it is imported inside the functions,
+with the non-interactive Agg backend, so nothing here opens a window, slows down
+``import bwcolor``, or is needed to colorize.
 """
 
 from __future__ import annotations
@@ -15,8 +16,16 @@ import numpy as np
 __all__ = ["plot_comparison", "plot_history"]
 
 
+PLOT_EXTRA_HINT = 'pip install "bwcolor[plot]"'
+
+
 def _pyplot():
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError as e:
+        # Colorizing never needs matplotlib, so it is an extra; say which one when a figure does.
+        raise ImportError(f"bwcolor's figures need matplotlib, which is not installed: "
+                          f"{PLOT_EXTRA_HINT}") from e
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
@@ -38,10 +47,28 @@ def plot_comparison(images, colorizers, path=None, *, titles=None, render_size=N
     Parameters
     ----------
     images : list of paths, PIL images or arrays
-    colorizers : Colorizer, or dict ``{column title: Colorizer}``
-    path : path, optional
+        The photos, one row each; color photos show what the colorizers should find.
+    colorizers : Colorizer or dict of str to Colorizer
+        One column per colorizer, titled by its key (``"colorized"`` for a single one).
+    path : str or path, optional
         Write a PNG there (atomically). The figure is returned either way.
+    titles : list of str, optional
+        Column titles, replacing ``["original", "colors removed", *colorizers]``.
+    render_size : int, optional
+        Passed to :meth:`bwcolor.Colorizer.colorize`.
+    include_gray : bool, default True
+        Show the "colors removed" column (what the colorizers see).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ImportError
+        If matplotlib is not installed (``pip install "bwcolor[plot]"``).
     """
+    plt = _pyplot()  # before colorizing anything, so a missing extra fails at once
     from bwcolor import color
     from bwcolor.data import load_rgb, validate_image_array
 
@@ -57,7 +84,6 @@ def plot_comparison(images, colorizers, path=None, *, titles=None, render_size=N
             originals.append(validate_image_array(np.asarray(image)))
     columns = ["original"] + (["colors removed"] if include_gray else []) + list(colorizers)
     outputs = {name: c.colorize(originals, render_size=render_size) for name, c in colorizers.items()}
-    plt = _pyplot()
     n = len(originals)
     fig, axes = plt.subplots(n, len(columns), figsize=(3 * len(columns), 3 * n), squeeze=False,
                              dpi=100)
@@ -78,10 +104,27 @@ def plot_comparison(images, colorizers, path=None, *, titles=None, render_size=N
 
 
 def plot_history(csv_path, png_path=None):
-    """Plot loss and validation loss per epoch from a run's ``history.csv``."""
+    """Plot loss and validation loss per epoch from a run's ``history.csv``.
+
+    Parameters
+    ----------
+    csv_path : str or path
+        The ``history.csv`` that :meth:`bwcolor.Colorizer.fit` writes into its run folder.
+    png_path : str or path, optional
+        Write a PNG there (atomically) and close the figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ImportError
+        If matplotlib is not installed (``pip install "bwcolor[plot]"``).
+    """
+    plt = _pyplot()
     with open(csv_path, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
     epochs = [int(r["epoch"]) for r in rows]
     for key in ("loss", "val_loss"):

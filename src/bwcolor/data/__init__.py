@@ -24,7 +24,7 @@ from bwcolor.data.degradations import DEGRADATIONS, Degradations
 from bwcolor.data.discover import SPLITS, find_files, split_of
 from bwcolor.data.grain_pipeline import grain_dataset
 from bwcolor.data.report import SKIP_REASONS, DatasetReport
-from bwcolor.data.samples import sample_photos, write_sample_folder
+from bwcolor.data.samples import sample_photo, sample_photos, write_sample_folder
 from bwcolor.data.scanning import DEFAULT_MIN_CHROMA, scan
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "open_image",
     "pil_to_lightness",
     "pil_to_rgb",
+    "sample_photo",
     "sample_photos",
     "scan",
     "sniff_format",
