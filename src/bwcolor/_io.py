@@ -1,0 +1,154 @@
+"""Atomic file writes: the one way bwcolor puts a file (or folder) under its final name.
+
+Every writer (colorized photos, plots, checkpoints, ``state.json``, presets, the photo cache)
+writes a temporary file beside the target, flushes and fsyncs it, then renames it into place,
+so a crash, a kill or a full disk leaves either the old file or the new one, never half of one.
+
+Temporary names are short (they fit in NAME_MAX whatever the final name is), unique, and say
+which host and process own them: ``.bwcolor-<host>-<pid>-<random>.tmp<suffix>``. Stale ones are
+removed only when their owner is known to be dead, so two bwcolor processes working in one
+folder never delete each other's files; nothing else is ever removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import socket
+import uuid
+from pathlib import Path
+
+__all__ = ["atomic_path", "atomic_write", "atomic_write_json", "remove_stale_temp_files",
+           "temp_name"]
+
+_PREFIX = ".bwcolor-"
+_HOST = hashlib.sha1(socket.gethostname().encode("utf-8", "surrogateescape")).hexdigest()[:6]
+# Only names of exactly this shape are ever considered ours.
+_TEMP_RE = re.compile(r"^\.bwcolor-([0-9a-f]{6})-(\d+)-[0-9a-f]{8}\.tmp(\.[A-Za-z0-9]{1,12})?$")
+
+
+def temp_name(suffix=""):
+    """A unique temporary file name (no folder) owned by this process.
+
+    ``suffix`` (e.g. ``".keras"``, ``".png"``) is kept so writers that pick a format from the
+    name still work; it is dropped when it is not a short plain extension.
+    """
+    if not re.fullmatch(r"\.[A-Za-z0-9]{1,12}", suffix or ""):
+        suffix = ""
+    return f"{_PREFIX}{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp{suffix}"
+
+
+def _fsync_folder(folder):
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems refuse fsync on folders; the rename is still atomic
+        pass
+    finally:
+        os.close(fd)
+
+
+def _remove_quietly(path):
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            import shutil
+
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
+@contextlib.contextmanager
+def atomic_path(path, *, fsync=True):
+    """Yield a temporary path beside ``path``; on success it is renamed to ``path``.
+
+    For writers that need a file name (``keras.Model.save``, h5py, Pillow): write to the
+    yielded path. On any exception the temporary file is removed and ``path`` is untouched.
+
+    Examples
+    --------
+    >>> with atomic_path("run/last.keras") as tmp:          # doctest: +SKIP
+    ...     model.save(tmp)
+    """
+    path = Path(path)
+    tmp = path.with_name(temp_name(path.suffix))
+    try:
+        yield tmp
+        if fsync and tmp.is_file():
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
+    if fsync:
+        _fsync_folder(path.parent)
+
+
+@contextlib.contextmanager
+def atomic_write(path, mode="wb", *, encoding=None, newline=None):
+    """Open a temporary file beside ``path`` for writing; rename it to ``path`` on success.
+
+    The file gets the user's usual permissions (0666 less the umask), not the private 0600 of
+    :func:`tempfile.mkstemp`: outputs are for the user to share.
+    """
+    if mode not in ("wb", "w"):
+        raise ValueError(f"mode must be 'wb' or 'w'. Received: mode={mode!r}")
+    with atomic_path(path, fsync=False) as tmp:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, mode, encoding=encoding, newline=newline) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+    _fsync_folder(Path(path).parent)
+
+
+def atomic_write_json(path, obj):
+    """Write ``obj`` as indented, key-sorted JSON (one trailing newline), atomically."""
+    text = json.dumps(obj, indent=2, sort_keys=True) + "\n"
+    with atomic_write(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_temp_files(folder):
+    """Remove bwcolor temporary files in ``folder`` left by dead processes on this host.
+
+    Files of live processes, of other hosts (a shared network folder) and every file not named
+    by :func:`temp_name` are left alone. Returns the number removed.
+    """
+    removed = 0
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    for entry in entries:
+        match = _TEMP_RE.match(entry.name)
+        if not match or match.group(1) != _HOST:
+            continue
+        pid = int(match.group(2))
+        if pid == os.getpid() or _alive(pid):
+            continue
+        _remove_quietly(entry.path)
+        removed += 1
+    return removed
