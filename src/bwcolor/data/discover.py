@@ -6,7 +6,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from bwcolor.data.decode import sniff_format
+from bwcolor.data.decode import ImageDecodeError, sniff_format
 
 __all__ = ["SPLITS", "find_files", "split_of"]
 
@@ -14,7 +14,10 @@ SPLITS = ("train", "validation", "test")
 
 
 def find_files(root):
-    """All regular files under ``root``, recursively, in a deterministic (sorted) order.
+    """All files under ``root``, recursively, in a deterministic (sorted) order.
+
+    Special files (FIFOs, sockets, devices) are listed too: :func:`sniff_format` and
+    :func:`open_image` refuse them without opening them, and the caller reports them.
 
     Linked folders are not followed, so a symlink loop cannot hang the walk; linked files are
     listed. Hidden files and folders (names starting with '.') are ignored.
@@ -41,7 +44,7 @@ def is_image_file(path):
     """True when the file's first bytes name a format bwcolor reads (extension is ignored)."""
     try:
         return sniff_format(path) is not None
-    except OSError:
+    except (OSError, ImageDecodeError):  # vanished, unreadable, or a FIFO/socket/device
         return False
 
 

@@ -20,6 +20,8 @@ SKIP_REASONS = {
     "too_small": "smaller than the training crop",
     "near_gray": "near-gray (mean Lab chroma below the threshold; would teach desaturation)",
     "not_found": "vanished or a broken link",
+    "not_regular": "not a regular file (named pipe, socket or device; never opened)",
+    "unsupported": "an image format no installed Pillow plugin decodes (e.g. HEIC)",
 }
 
 

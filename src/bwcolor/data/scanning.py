@@ -27,7 +27,9 @@ def _inspect(path, image_size, min_chroma):
     """Decide whether one file is trainable. Returns (ok, reason, detail)."""
     try:
         fmt = sniff_format(path)
-    except FileNotFoundError as e:  # a broken link, or deleted since the folder was listed
+    except ImageDecodeError as e:  # vanished, a broken link, a FIFO, socket or device
+        return False, e.reason, str(e)
+    except FileNotFoundError as e:  # deleted since the folder was listed
         return False, "not_found", str(e)
     except OSError as e:
         return False, "unreadable", str(e)
