@@ -1,40 +1,94 @@
 """The ``bwcolor`` command line: colorize, train, evaluate, compare, info.
 
-Exit codes: 0 everything done; 1 some inputs failed (each is reported, the rest are done);
-2 usage error (bad arguments, unknown model, nothing to do).
+Exit codes: 0 everything done; 1 some inputs failed or training stopped (each is reported, the
+rest are done); 2 usage error (bad arguments, unknown model, unsafe plan, nothing to read),
+always reported in one line before any model is loaded or any epoch trained.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from bwcolor import presets
+from bwcolor._console import Console, ensure_standard_streams
+
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
-_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
+
+# The registries' names, spelled out so `bwcolor --help` need not import Keras; a test checks
+# they equal bwcolor.architectures.available() and bwcolor.losses.available().
+ARCHITECTURES = ("default", "unet", "wallner_alpha", "wallner_beta", "wallner_full")
+LOSSES = ("classification", "huber", "l1", "mse")
+
+# The API's defaults (a test checks they equal Colorizer's and Colorizer.fit's signatures).
+TRAIN_DEFAULTS = {"architecture": "default", "image_size": 256, "loss": "auto",
+                  "learning_rate": 1e-3, "epochs": 10, "batch_size": 16,
+                  "validation_split": 0.05, "seed": 0}
+
+console = Console()
 
 
 class UsageError(Exception):
-    pass
+    """A user's mistake: reported in one line, exit 2."""
 
 
-def _log(msg):
-    from bwcolor.data.report import printable
+# ---------------------------------------------------------------- argument types
+def _number(kind, name, *, low=None, high=None, low_open=False):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"must be {'an integer' if kind is int else 'a number'}. Received: {text!r}") from None
+        if kind is float and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number. Received: {text!r}")
+        if low is not None and (value <= low if low_open else value < low):
+            raise argparse.ArgumentTypeError(f"must be {'>' if low_open else '>='} {low}. "
+                                             f"Received: {name}={text}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"must be <= {high}. Received: {name}={text}")
+        return value
 
-    print(printable(msg), file=sys.stderr, flush=True)
+    parse.__name__ = name  # argparse names the type in some messages
+    return parse
 
 
-def _remove_stale_temp_files(plan):
-    """Temp files a killed earlier run left beside its outputs (never the user's files)."""
-    for _, dst in plan:
-        if dst.parent.is_dir():
-            for stale in dst.parent.glob(f".{dst.stem}.*{dst.suffix}.tmp"):
-                stale.unlink(missing_ok=True)
+def _fraction(text):
+    value = _number(float, "validation_split", low=0)(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1). Received: validation_split={text}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``bwcolor colorize: error: ... (see --help)``."""
+
+    def error(self, message):
+        console.log(f"{self.prog}: error: {message} (see {self.prog} --help)")
+        sys.exit(EXIT_USAGE)
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    def _get_help_string(self, action):
+        # Say "(default: ...)" only where there is a meaningful default to show.
+        if action.default in (None, False, argparse.SUPPRESS) or "%(default)" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+# ------------------------------------------------------------------- helpers
+def _check_model(name):
+    """Validate a preset name or folder without loading any weights (fast, before any work)."""
+    try:
+        presets.read_preset(name)
+    except ValueError as e:
+        raise UsageError(f"--model: {e}") from None
 
 
 def _load_colorizer(name):
@@ -44,232 +98,369 @@ def _load_colorizer(name):
     try:
         return Colorizer.from_preset(name)
     except ValueError as e:
-        raise UsageError(str(e)) from None
+        raise UsageError(f"--model: {e}") from None
 
 
-def _plan_outputs(inputs, output):
-    """[(input file, output file)], mirroring folder trees under ``output``."""
-    from bwcolor.data import find_files
-
-    output = Path(output)
-    single_file_out = (len(inputs) == 1 and Path(inputs[0]).is_file()
-                       and output.suffix.lower() in _IMAGE_SUFFIXES)
-    if single_file_out:
-        return [(Path(inputs[0]), output)]
-    plan = []
-    for item in inputs:
-        item = Path(item)
-        if item.is_dir():
-            for f in find_files(item):
-                plan.append((f, output / item.name / f.relative_to(item).with_suffix(".png")))
-        elif item.exists() or item.is_symlink():
-            plan.append((item, output / item.with_suffix(".png").name))
-        else:
-            raise UsageError(f"input not found. Received: {str(item)!r}")
-    return plan
-
-
-def _write_image_atomic(rgb, path):
+def _write_image(rgb, path):
     from PIL import Image
 
+    from bwcolor._io import atomic_write
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Not mkstemp: its files are private (0600); outputs get the user's usual permissions.
-    tmp = str(path.with_name(f".{path.stem}.{uuid.uuid4().hex[:12]}{path.suffix}.tmp"))
-    try:
-        with open(tmp, "xb") as f:
-            fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP",
-                   ".webp": "WEBP"}.get(path.suffix.lower(), "PNG")
-            # PNG at zlib level 1: ~5x faster than the default 6 for ~10% larger files.
-            options = {"JPEG": {"quality": 95}, "PNG": {"compress_level": 1}}.get(fmt, {})
-            Image.fromarray(rgb).save(f, format=fmt, **options)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP",
+           ".webp": "WEBP"}.get(path.suffix.lower(), "PNG")
+    # PNG at zlib level 1: ~5x faster than the default 6 for ~10% larger files.
+    options = {"JPEG": {"quality": 95}, "PNG": {"compress_level": 1},
+               "WEBP": {"quality": 95}}.get(fmt, {})
+    with atomic_write(path) as f:
+        Image.fromarray(rgb).save(f, format=fmt, **options)
 
 
+# ------------------------------------------------------------------ colorize
 def cmd_colorize(args):
-    from bwcolor.data import ImageDecodeError, open_image, sniff_format
+    from bwcolor._io import remove_stale_temp_files
+    from bwcolor._plan import PlanError, plan_outputs
+    from bwcolor.data import ImageDecodeError, open_image
 
-    plan = _plan_outputs(args.inputs, args.output)
-    if not plan:
-        raise UsageError("no input files found")
-    _remove_stale_temp_files(plan)
-    todo = [(src, dst) for src, dst in plan if args.overwrite or not dst.exists()]
-    skipped_existing = len(plan) - len(todo)
-    colorizer = _load_colorizer(args.model)
-    failed = []
+    _check_model(args.model)
+    try:
+        plan = plan_outputs(args.inputs, args.output, suffix=args.suffix, ext=args.ext)
+    except PlanError as e:
+        raise UsageError(str(e)) from None
+    skipped_files = sum(len(v) for v in plan.skipped.values())
+    for reason, paths in sorted(plan.skipped.items()):
+        shown = ", ".join(map(str, paths[:3])) + (", ..." if len(paths) > 3 else "")
+        words = _SKIP_WORDS.get(reason, reason + " files")
+        if len(paths) == 1:
+            words = words.replace("files", "file", 1)
+        console.log(f"skipped {len(paths)} {words}: {shown}")
+    failed = list(plan.failures)
+    for src, why in failed:
+        console.log(f"FAILED {src}: {why}")
+    if not plan.jobs and not failed:
+        raise UsageError("no image files found in the inputs"
+                         + (f" ({skipped_files} other files skipped)" if skipped_files else ""))
+    for folder in {dst.parent for _, dst in plan.jobs}:
+        remove_stale_temp_files(folder)
+    todo = [(src, dst) for src, dst in plan.jobs if args.overwrite or not dst.exists()]
+    existing = len(plan.jobs) - len(todo)
+    written = 0
 
-    def decode(src):
-        if sniff_format(src) is None:
-            raise ImageDecodeError(f"not an image. Received: path={str(src)!r}", path=src,
-                                   reason="not_image")
-        return open_image(src)  # colorize() takes its L* by lookup tables, not the float RGB
+    if todo:  # the model is loaded only when there is something to do
+        colorizer = _load_colorizer(args.model)
+        try:  # the photo-independent checks, before the first photo
+            colorizer._check_colorize_options(render_size=args.render_size,
+                                             annealing_temperature=args.temperature)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        progress = console.progress(len(todo))
 
-    # Decoding the next photo and encoding the last one overlap with the model's prediction.
-    with ThreadPoolExecutor(2) as pool:
-        pending_writes = []
-        futures = [pool.submit(decode, src) for src, _ in todo[:2]]
-        for i, (src, dst) in enumerate(todo):
-            t0 = time.time()
-            if i + 2 < len(todo):
-                futures.append(pool.submit(decode, todo[i + 2][0]))
-            try:
-                rgb = futures[i].result()
-                futures[i] = None
-                out = colorizer.colorize(rgb, render_size=args.render_size,
-                                         annealing_temperature=args.temperature)
-                pending_writes.append((src, pool.submit(_write_image_atomic, out, dst)))
-                _log(f"[{i + 1}/{len(todo)}] {src} -> {dst} ({time.time() - t0:.2f} s)")
-            except (ImageDecodeError, OSError, ValueError) as e:
-                failed.append((src, str(e)))
-                _log(f"[{i + 1}/{len(todo)}] FAILED {src}: {e}")
-        for src, fut in pending_writes:
-            try:
-                fut.result()
-            except OSError as e:
-                failed.append((src, f"could not write output: {e}"))
-                _log(f"FAILED writing output for {src}: {e}")
-    done = len(todo) - len(failed)
-    _log(f"colorized {done}, skipped {skipped_existing} existing (use --overwrite), failed {len(failed)}")
+        def decode(src):
+            return open_image(src)  # colorize() takes its L* by lookup tables, not float RGB
+
+        # Decoding the next photo and encoding the last one overlap with the model's prediction.
+        with ThreadPoolExecutor(2) as pool:
+            pending_writes = []
+            futures = [pool.submit(decode, src) for src, _ in todo[:2]]
+            for i, (src, dst) in enumerate(todo):
+                t0 = time.time()
+                if i + 2 < len(todo):
+                    futures.append(pool.submit(decode, todo[i + 2][0]))
+                try:
+                    image = futures[i].result()
+                    futures[i] = None
+                    out = colorizer.colorize(image, render_size=args.render_size,
+                                             annealing_temperature=args.temperature)
+                    pending_writes.append((src, dst, pool.submit(_write_image, out, dst)))
+                    written += 1
+                    progress.advance(f"{src} -> {dst} ({time.time() - t0:.2f} s)")
+                except (ImageDecodeError, OSError, ValueError) as e:
+                    failed.append((src, str(e)))
+                    console.log(f"FAILED {src}: {e}")
+                    progress.advance(f"FAILED {src}")
+            for src, dst, fut in pending_writes:
+                try:
+                    fut.result()
+                except (OSError, ValueError) as e:
+                    written -= 1
+                    failed.append((src, f"could not write {dst}: {e}"))
+                    console.log(f"FAILED writing {dst} for {src}: {e}")
+    summary = f"colorized {written}, skipped {existing} existing (use --overwrite), failed {len(failed)}"
+    if skipped_files:
+        summary += f", skipped {skipped_files} non-image or special files"
+    if plan.renamed:
+        summary += f"; {plan.renamed} outputs keep their input's extension in the name (name clash)"
+    console.log(summary)
     return EXIT_SOME_FAILED if failed else EXIT_OK
 
 
+_SKIP_WORDS = {"not_image": "non-image files", "not_regular":
+               "special files (pipe, socket or device; never opened)",
+               "unreadable": "unreadable files", "not_found": "vanished files"}
+
+
+# --------------------------------------------------------------------- train
+def _run_config(run):
+    """The config a run folder was trained with (from state.json), or a UsageError."""
+    state_path = Path(run) / "state.json"
+    if not state_path.is_file() or not (Path(run) / "last.keras").is_file():
+        raise UsageError(f"--resume needs a run folder with state.json and last.keras (a run "
+                         f"that finished at least one epoch). Received: -o {str(run)!r}")
+    try:
+        return json.loads(state_path.read_text(encoding="utf-8"))["config"]
+    except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as e:
+        raise UsageError(f"{state_path} is not a valid bwcolor state.json ({e})") from None
+
+
+def _check_resume_flags(args, config):
+    """A flag given with --resume must agree with the run; say both values when it does not."""
+    given = {"architecture": args.architecture, "image_size": args.image_size,
+             "loss": args.loss, "learning_rate": args.learning_rate}
+    for key, value in given.items():
+        if value is None or (key == "loss" and value == "auto"):
+            continue
+        if value != config.get(key):
+            flag = "--" + key.replace("_", "-")
+            raise UsageError(f"{flag} {value} contradicts the run being resumed, which was "
+                             f"trained with {key}={config.get(key)!r}; drop the flag to "
+                             f"continue the run as it was")
+
+
 def cmd_train(args):
+    run = Path(args.output)
+    data = Path(args.data_dir)
+    if not data.exists():
+        raise UsageError(f"data folder not found. Received: {str(data)!r}")
+    if run.exists() and not run.is_dir():
+        raise UsageError(f"-o must be a run folder. Received: -o {str(run)!r} (a file)")
+    if os.path.realpath(run) == os.path.realpath(data):
+        raise UsageError(f"-o must not be the data folder. Received: -o {str(run)!r}")
+    if args.resume:
+        config = _run_config(run)
+        _check_resume_flags(args, config)
+    elif run.is_dir() and any(run.iterdir()):
+        raise UsageError(f"run folder exists and is not empty; use --resume to continue it. "
+                         f"Received: -o {str(run)!r}")
+
     from bwcolor import Colorizer, _backend
 
     _backend.enable_compilation_cache()
-    if args.resume:
-        colorizer = Colorizer(args.architecture, image_size=args.image_size, loss=args.loss)
-    else:
-        if Path(args.output).exists() and any(Path(args.output).iterdir()):
-            raise UsageError(f"run folder exists and is not empty; use --resume to continue it. "
-                             f"Received: {args.output!r}")
-        colorizer = Colorizer(args.architecture, image_size=args.image_size, loss=args.loss,
-                              learning_rate=args.learning_rate)
+    try:
+        if args.resume:
+            colorizer = Colorizer.resume(run)
+        else:
+            d = TRAIN_DEFAULTS
+            colorizer = Colorizer(args.architecture or d["architecture"],
+                                  image_size=args.image_size or d["image_size"],
+                                  loss=args.loss,
+                                  learning_rate=args.learning_rate or d["learning_rate"])
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     try:
         colorizer.fit(args.data_dir, epochs=args.epochs, batch_size=args.batch_size,
-                      validation_split=args.validation_split, checkpoint_dir=args.output,
+                      validation_split=args.validation_split, checkpoint_dir=run,
                       resume=args.resume, degradations=args.degrade, time_budget=args.time_budget,
                       mixed_precision=None if args.mixed_precision == "none" else args.mixed_precision,
-                      cache_dir=args.cache_dir, verbose=2)
-    except (ValueError, FileNotFoundError) as e:
+                      cache_dir=None if args.cache_dir == "none" else args.cache_dir,
+                      seed=args.seed, verbose=1 if console.interactive else 2)
+    except (ValueError, FileNotFoundError, TypeError) as e:
         raise UsageError(str(e)) from None
-    _log(f"run folder: {args.output} (best epoch preset: {Path(args.output) / 'best'})")
+    console.log(f"run folder: {run} (best epoch preset: {run / 'best'})")
     return EXIT_OK
 
 
+# ------------------------------------------------------------------ evaluate
 def cmd_evaluate(args):
-    if args.model == "gray":
-        from bwcolor.colorizer import evaluate_gray_baseline
+    if not Path(args.data_dir).exists():
+        raise UsageError(f"data not found. Received: {args.data_dir!r}")
+    try:
+        if args.model == "gray":
+            from bwcolor.colorizer import evaluate_gray_baseline
 
-        scores = evaluate_gray_baseline(args.data_dir, split=args.split, size=args.size or 256)
-    else:
-        colorizer = _load_colorizer(args.model)
-        try:
+            scores = evaluate_gray_baseline(args.data_dir, split=args.split, size=args.size or 256)
+        else:
+            _check_model(args.model)
+            colorizer = _load_colorizer(args.model)
             scores = colorizer.evaluate(args.data_dir, split=args.split, size=args.size,
                                         annealing_temperature=args.temperature)
-        except (ValueError, FileNotFoundError) as e:
-            raise UsageError(str(e)) from None
+    except (ValueError, FileNotFoundError) as e:
+        raise UsageError(str(e)) from None
     if args.json:
-        print(json.dumps(scores))
+        console.print(json.dumps(scores))
     else:
         for k, v in scores.items():
-            print(f"{k:>24}: {v:.4f}" if isinstance(v, float) else f"{k:>24}: {v}")
+            console.print(f"{k:>24}: {v:.4f}" if isinstance(v, float) else f"{k:>24}: {v}")
     return EXIT_OK
 
 
+# ------------------------------------------------------------------- compare
 def cmd_compare(args):
-    from bwcolor.plotting import plot_comparison
+    from bwcolor._plan import OUTPUT_SUFFIXES
 
+    out = Path(args.output)
+    if out.suffix.lower() not in OUTPUT_SUFFIXES or out.is_dir():
+        raise UsageError(f"-o must be an image file path ending in one of "
+                         f"{sorted(OUTPUT_SUFFIXES)}. Received: -o {str(out)!r}")
+    inputs = {os.path.realpath(p) for p in args.images}
+    if os.path.realpath(out) in inputs:
+        raise UsageError(f"-o would overwrite an input. Received: -o {str(out)!r}")
+    for image in args.images:
+        if not Path(image).is_file():
+            raise UsageError(f"image not found. Received: {image!r}")
     models = args.model or ["default"]
+    for m in models:
+        _check_model(m)
+    try:
+        from bwcolor.plotting import plot_comparison
+    except ImportError as e:
+        raise UsageError(str(e)) from None
     colorizers = {m: _load_colorizer(m) for m in models}
-    plot_comparison(args.images, colorizers, args.output, render_size=args.render_size)
-    _log(f"wrote {args.output}")
+    try:
+        plot_comparison(args.images, colorizers, out, render_size=args.render_size)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    console.log(f"wrote {out}")
     return EXIT_OK
 
 
+# ---------------------------------------------------------------------- info
 def cmd_info(args):
     import keras
 
-    from bwcolor import __version__, _backend, architectures, presets
+    from bwcolor import __version__, _backend, architectures
 
     info = {"bwcolor": __version__, "keras": keras.__version__, "backend": _backend.name(),
             "devices": _backend.devices(), "presets": presets.available(),
             "architectures": architectures.available()}
     if args.json:
-        print(json.dumps(info))
+        console.print(json.dumps(info))
     else:
         for k, v in info.items():
-            print(f"{k:>14}: {', '.join(v) if isinstance(v, list) else v}")
+            console.print(f"{k:>14}: {', '.join(v) if isinstance(v, list) else v}")
     return EXIT_OK
 
 
+# -------------------------------------------------------------------- parser
 def build_parser():
-    p = argparse.ArgumentParser(prog="bwcolor", description="Colorize black-and-white photos.",
-                                epilog="Exit codes: 0 done, 1 some inputs failed, 2 usage error.")
-    sub = p.add_subparsers(dest="command", required=True)
+    from bwcolor import __version__
+    from bwcolor._plan import OUTPUT_EXTENSIONS
 
-    c = sub.add_parser("colorize", help="colorize photos (files or folders)")
-    c.add_argument("inputs", nargs="+", help="image files or folders")
+    render = _number(int, "render_size", low=presets.MIN_RENDER_SIZE, high=presets.MAX_RENDER_SIZE)
+    temperature = _number(float, "temperature", low=0, low_open=True)
+    kw = dict(formatter_class=_Formatter)
+    p = _Parser(prog="bwcolor", description="Colorize black-and-white photos.",
+                epilog="Exit codes: 0 done, 1 some inputs failed, 2 usage error.", **kw)
+    p.add_argument("--version", action="version", version=f"bwcolor {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    c = sub.add_parser("colorize", help="colorize photos (files or folders)", **kw,
+                       description="Colorize photos. Inputs are never written to; existing "
+                       "outputs are skipped unless --overwrite.")
+    c.add_argument("inputs", nargs="*", help="image files or folders")
+    c.add_argument("-i", "--input", dest="more_inputs", action="append", default=[],
+                   metavar="PATH", help="another input file or folder (Real-ESRGAN style)")
     c.add_argument("-o", "--output", required=True,
-                   help="output file (one input) or folder (mirrors input folders, writes .png)")
-    c.add_argument("--model", default="default", help="preset name or preset/run folder")
-    c.add_argument("--render-size", type=int, default=None, help="short side the model sees")
-    c.add_argument("--temperature", type=float, default=None, help="annealed-mean T (classifiers)")
-    c.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+                   help="output folder (one input folder: its tree is written directly here; "
+                   "several: a subfolder each), or an output image file for one input file")
+    c.add_argument("--model", default="default", help="bundled preset name, or a preset / run "
+                   "folder (write ./NAME for a folder that shares a preset's name)")
+    c.add_argument("--render-size", type=render, default=None,
+                   help=f"short side the model sees, {presets.MIN_RENDER_SIZE}-"
+                   f"{presets.MAX_RENDER_SIZE} (default: the model's training size; never "
+                   f"more than the photo's own short side)")
+    c.add_argument("--temperature", type=temperature, default=None,
+                   help="annealed-mean temperature T > 0 for classification models; lower is "
+                   "more vivid (default: the model's, 0.38 for the bundled default)")
+    c.add_argument("--suffix", default="", help="added to each output file's name, e.g. _color")
+    c.add_argument("--ext", choices=sorted(OUTPUT_EXTENSIONS), default=None,
+                   help="output format in folder mode (default: png)")
+    c.add_argument("--overwrite", action="store_true",
+                   help="replace earlier outputs (never inputs)")
     c.set_defaults(func=cmd_colorize)
 
-    t = sub.add_parser("train", help="train on a folder of color photos")
-    t.add_argument("data_dir")
-    t.add_argument("-o", "--output", required=True, help="run folder")
-    t.add_argument("--architecture", default="default")
-    t.add_argument("--loss", default="auto")
-    t.add_argument("--image-size", type=int, default=128)
-    t.add_argument("--epochs", type=int, default=20)
-    t.add_argument("--batch-size", type=int, default=16)
-    t.add_argument("--learning-rate", type=float, default=1e-3)
-    t.add_argument("--validation-split", type=float, default=0.05)
-    t.add_argument("--time-budget", type=float, default=None, help="seconds")
-    t.add_argument("--mixed-precision", default="auto", choices=["auto", "bfloat16", "float16", "none"])
+    d = TRAIN_DEFAULTS
+    t = sub.add_parser("train", help="train on a folder of color photos", **kw)
+    t.add_argument("data_dir", help="folder of color photos")
+    t.add_argument("-o", "--output", required=True, help="run folder (checkpoints, best/, logs)")
+    t.add_argument("--architecture", choices=ARCHITECTURES, default=None,
+                   help=f"network (default: {d['architecture']}; with --resume: the run's)")
+    t.add_argument("--loss", choices=("auto", *LOSSES), default="auto",
+                   help="auto: the architecture's recommended loss")
+    t.add_argument("--image-size", type=_number(int, "image_size", low=16,
+                                                high=presets.MAX_IMAGE_SIZE), default=None,
+                   help=f"training crop size in pixels, a multiple the architecture needs "
+                   f"(default: {d['image_size']}; with --resume: the run's)")
+    t.add_argument("--epochs", type=_number(int, "epochs", low=1), default=d["epochs"],
+                   help="train until this many epochs are done in all")
+    t.add_argument("--batch-size", type=_number(int, "batch_size", low=1), default=d["batch_size"],
+                   help="photos per step")
+    t.add_argument("--learning-rate", type=_number(float, "learning_rate", low=0, low_open=True),
+                   default=None, help=f"(default: {d['learning_rate']}; with --resume: the run's)")
+    t.add_argument("--validation-split", type=_fraction, default=d["validation_split"],
+                   help="fraction of photos held out for validation, by a stable hash")
+    t.add_argument("--time-budget", type=_number(float, "time_budget", low=0, low_open=True),
+                   default=None, help="stop after the epoch during which this many seconds pass")
+    t.add_argument("--mixed-precision", default="auto", choices=["auto", "bfloat16", "float16", "none"],
+                   help="auto: bfloat16 on torch with AMX/AVX-512 BF16 CPUs, else float32")
     t.add_argument("--degrade", action="store_true", help="old-photo degradations on input L")
-    t.add_argument("--resume", action="store_true")
+    t.add_argument("--seed", type=_number(int, "seed", low=0), default=d["seed"],
+                   help="seed for shuffling and augmentation")
+    t.add_argument("--resume", action="store_true",
+                   help="continue the run in -o with its own architecture, size and loss")
     t.add_argument("--cache-dir", default="auto",
-                   help="keep decoded photos here for later runs (default: a temporary folder)")
+                   help="keep decoded photos here for later runs ('auto': a temporary folder "
+                   "removed at the end; 'none': no cache)")
     t.set_defaults(func=cmd_train)
 
-    e = sub.add_parser("evaluate", help="score a model on a folder of color photos")
-    e.add_argument("data_dir")
+    e = sub.add_parser("evaluate", help="score a model on a folder of color photos", **kw)
+    e.add_argument("data_dir", help="folder of color photos, or one photo")
     e.add_argument("--model", default="default", help="preset, folder, or 'gray' (a = b = 0 baseline)")
-    e.add_argument("--split", choices=["train", "validation", "test"], default=None)
-    e.add_argument("--size", type=int, default=None, help="short side of the center crops")
-    e.add_argument("--temperature", type=float, default=None)
-    e.add_argument("--json", action="store_true")
+    e.add_argument("--split", choices=["train", "validation", "test"], default=None,
+                   help="score one split of the folder (default: every photo)")
+    e.add_argument("--size", type=_number(int, "size", low=16, high=presets.MAX_IMAGE_SIZE),
+                   default=None, help="short side of the center crops (default: the model's size)")
+    e.add_argument("--temperature", type=temperature, default=None,
+                   help="annealed-mean temperature for classification models")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
     e.set_defaults(func=cmd_evaluate)
 
-    m = sub.add_parser("compare", help="sheet: original / colors removed / each model")
-    m.add_argument("images", nargs="+")
-    m.add_argument("-o", "--output", required=True, help="PNG path")
+    m = sub.add_parser("compare", help="sheet: original / colors removed / each model", **kw)
+    m.add_argument("images", nargs="+", help="photos to show, one row each")
+    m.add_argument("-o", "--output", required=True, help="image file to write (PNG)")
     m.add_argument("--model", action="append", help="repeat for several models (default: default)")
-    m.add_argument("--render-size", type=int, default=None)
+    m.add_argument("--render-size", type=render, default=None, help="short side the models see")
     m.set_defaults(func=cmd_compare)
 
-    i = sub.add_parser("info", help="version, backend, devices, presets, architectures")
-    i.add_argument("--json", action="store_true")
+    i = sub.add_parser("info", help="version, backend, devices, presets, architectures", **kw)
+    i.add_argument("--json", action="store_true", help="print one JSON object")
     i.set_defaults(func=cmd_info)
     return p
 
 
 def main(argv=None):
+    ensure_standard_streams()
     args = build_parser().parse_args(argv)
+    if args.command == "colorize":
+        args.inputs = [*args.inputs, *args.more_inputs]
+        if not args.inputs:
+            console.log("bwcolor colorize: error: no inputs given: name image files or folders "
+                        "(or -i PATH) (see bwcolor colorize --help)")
+            return EXIT_USAGE
     try:
         return args.func(args)
     except UsageError as e:
-        _log(f"bwcolor {args.command}: error: {e}")
+        console.log(f"bwcolor {args.command}: error: {e}")
         return EXIT_USAGE
     except KeyboardInterrupt:
+        console.log(f"bwcolor {args.command}: interrupted")
         return 130
+    except (OSError, FloatingPointError) as e:
+        # Disk full, permissions, a loss that became NaN: the run folder and outputs written so
+        # far are intact (every write is atomic); say what happened in one line.
+        if os.environ.get("BWCOLOR_TRACEBACK"):
+            raise
+        console.log(f"bwcolor {args.command}: error: {e}")
+        return EXIT_SOME_FAILED
 
 
 if __name__ == "__main__":

@@ -1,0 +1,221 @@
+"""Plan which output file each input photo gets, and refuse every plan that could lose data.
+
+The rules (the user guide's "Safety guarantees" lists them for users):
+
+- Paths are compared after resolving ``.``, ``..`` and symbolic links, so no spelling of a path
+  gets around a check. The same input given twice counts once.
+- No output may be an input, and the output folder may not lie inside (or be) an input folder
+  that is walked: such plans are refused before any model is loaded.
+- One input folder writes its tree directly under the output folder; several inputs keep a
+  subfolder each (named after the folder); files given by name go directly under it.
+- Output names are ``<stem><suffix>.<ext>``. When two inputs would get the same name (``a.jpg``
+  and ``a.png`` in one folder), each of them keeps its own extension in the name
+  (``a_jpg.png``, ``a_png.png``); a clash that remains (two input folders with one name) is
+  refused with a message naming both inputs.
+- Only regular files are read. Inside folders, hidden files, files that are not images and
+  special files (FIFOs, sockets, devices) are skipped and counted; a file named explicitly
+  that is not a readable image is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bwcolor.data import ImageDecodeError, sniff_format
+
+__all__ = ["OUTPUT_EXTENSIONS", "OUTPUT_SUFFIXES", "Plan", "PlanError", "plan_outputs"]
+
+#: ``--ext`` choices and the suffix each writes.
+OUTPUT_EXTENSIONS = {"png": ".png", "jpg": ".jpg", "webp": ".webp", "tif": ".tif"}
+#: Suffixes that make ``-o`` name an output file rather than a folder.
+OUTPUT_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"}
+
+
+class PlanError(ValueError):
+    """A plan that would lose data or cannot be carried out; the message says why."""
+
+
+@dataclass
+class Plan:
+    """What one ``bwcolor colorize`` call will do.
+
+    Attributes
+    ----------
+    jobs : list of (Path, Path)
+        (input photo, output file), in a deterministic order.
+    failures : list of (Path, str)
+        Inputs named explicitly that cannot be colorized, with the reason.
+    skipped : dict
+        Files inside input folders that were left out, per reason key, as lists of paths.
+    renamed : int
+        Outputs whose name keeps the input's extension because of a name clash.
+    """
+
+    jobs: list = field(default_factory=list)
+    failures: list = field(default_factory=list)
+    skipped: dict = field(default_factory=lambda: defaultdict(list))
+    renamed: int = 0
+
+
+def _real(path):
+    return Path(os.path.realpath(path))
+
+
+def _inside(path, folder):
+    """True when ``path`` is ``folder`` or lies under it (both already resolved)."""
+    return path == folder or folder in path.parents
+
+
+def _walk(root, report_skip):
+    """Regular image files under ``root`` (sorted; hidden names and linked folders skipped)."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            path = Path(dirpath) / name
+            try:
+                fmt = sniff_format(path)
+            except ImageDecodeError as e:
+                report_skip(e.reason, path)
+                continue
+            except OSError:
+                report_skip("unreadable", path)
+                continue
+            if fmt is None:
+                report_skip("not_image", path)
+            else:
+                found.append(path)
+    return found
+
+
+def _check_explicit(path):
+    """None when an explicitly named file may be an image, else the reason it cannot be."""
+    try:
+        fmt = sniff_format(path)
+    except ImageDecodeError as e:
+        return str(e)
+    except OSError as e:
+        return f"cannot read the file ({e.strerror}). Received: path={str(path)!r}"
+    if fmt is None:
+        return f"not an image (its content is no image format bwcolor reads). Received: path={str(path)!r}"
+    return None
+
+
+def plan_outputs(inputs, output, *, suffix="", ext=None):
+    """Map input photos and folders to output files, refusing unsafe plans.
+
+    Parameters
+    ----------
+    inputs : list of paths
+        Image files and folders.
+    output : path
+        An output file (one input file, and a name ending in an image suffix) or a folder.
+    suffix : str
+        Added to every output file's stem in folder mode (``"_color"``).
+    ext : {None, "png", "jpg", "webp", "tif"}
+        Output format in folder mode (None: png).
+
+    Raises
+    ------
+    PlanError
+        For a missing input, an output that would overwrite an input or lie inside a walked
+        input folder, a file output with several inputs, or an output name two inputs share.
+    """
+    if not inputs:
+        raise PlanError("no inputs given")
+    if ext is not None and ext not in OUTPUT_EXTENSIONS:
+        raise PlanError(f"--ext must be one of {sorted(OUTPUT_EXTENSIONS)}. Received: {ext!r}")
+    if suffix and (os.sep in suffix or (os.altsep and os.altsep in suffix) or "\0" in suffix):
+        raise PlanError(f"--suffix must not contain a path separator. Received: {suffix!r}")
+    output = Path(output)
+    out_real = _real(output)
+
+    seen, unique = set(), []
+    for item in map(Path, inputs):
+        if not item.exists():
+            kind = "a broken link" if item.is_symlink() else "not found"
+            raise PlanError(f"input {kind}. Received: {str(item)!r}")
+        real = _real(item)
+        if real not in seen:  # the same file or folder given twice (under any spelling) counts once
+            seen.add(real)
+            unique.append(item)
+
+    plan = Plan()
+    file_mode = output.suffix.lower() in OUTPUT_SUFFIXES and not output.is_dir()
+    if file_mode:
+        if len(unique) != 1 or unique[0].is_dir():
+            what = "a folder" if len(unique) == 1 else f"{len(unique)} inputs"
+            raise PlanError(f"-o names an image file, but the input is {what}; give an output "
+                            f"folder instead. Received: -o {str(output)!r}")
+        if ext is not None and OUTPUT_EXTENSIONS[ext] != output.suffix.lower():
+            raise PlanError(f"--ext {ext} contradicts the output file's suffix. "
+                            f"Received: -o {str(output)!r}")
+        if suffix:
+            raise PlanError(f"--suffix names files inside an output folder; -o already names "
+                            f"the output file. Received: -o {str(output)!r} --suffix {suffix!r}")
+    elif output.exists() and not output.is_dir():
+        raise PlanError(f"-o must be a folder (or, for one input file, a new image file ending "
+                        f"in one of {sorted(OUTPUT_SUFFIXES)}). Received: -o {str(output)!r}")
+    out_ext = OUTPUT_EXTENSIONS[ext or "png"]
+
+    input_files = set()  # every file an input covers, resolved: none may be written to
+    candidates = []      # (input file, output file without disambiguation)
+    single_folder = len(unique) == 1 and unique[0].is_dir()
+    for item in unique:
+        real = _real(item)
+        if item.is_dir():
+            if _inside(out_real, real):
+                raise PlanError(f"the output folder lies inside the input folder {str(item)!r}, "
+                                f"which is read recursively; choose an output folder outside "
+                                f"it. Received: -o {str(output)!r}")
+            for dirpath, _dirs, files in os.walk(real, followlinks=False):
+                input_files.update(Path(dirpath) / f for f in files)
+            base = output if single_folder else output / (real.name or "root")
+            for f in _walk(item, lambda reason, p: plan.skipped[reason].append(p)):
+                input_files.add(_real(f))
+                rel = f.relative_to(item)
+                candidates.append((f, base / rel.parent, rel.stem, rel.suffix))
+        else:
+            input_files.add(real)
+            problem = _check_explicit(item)
+            if problem:
+                plan.failures.append((item, problem))
+                continue
+            if file_mode:
+                candidates.append((item, output.parent, output.stem, None))
+            else:
+                candidates.append((item, output, item.stem, item.suffix))
+
+    def name(folder, stem, src_suffix, keep_ext):
+        if src_suffix is None:  # file mode: -o is the name
+            return folder / output.name
+        tag = f"_{src_suffix.lstrip('.').lower()}" if keep_ext and src_suffix else ""
+        return folder / f"{stem}{tag}{suffix}{out_ext}"
+
+    first = defaultdict(list)
+    for src, folder, stem, src_suffix in candidates:
+        first[name(folder, stem, src_suffix, False)].append(src)
+    jobs = []
+    for src, folder, stem, src_suffix in candidates:
+        clash = len(first[name(folder, stem, src_suffix, False)]) > 1
+        plan.renamed += clash
+        jobs.append((src, name(folder, stem, src_suffix, clash)))
+
+    owners = {}
+    for src, dst in jobs:
+        if dst in owners:
+            raise PlanError(f"two inputs would be written to one output file {str(dst)!r}: "
+                            f"{str(owners[dst])!r} and {str(src)!r}; colorize them separately "
+                            f"or rename one")
+        owners[dst] = src
+        if _real(dst) in input_files:
+            raise PlanError(f"the output {str(dst)!r} would overwrite the input "
+                            f"{str(_real(dst))!r}; choose another output folder, --suffix or "
+                            f"--ext (--overwrite never replaces inputs)")
+    plan.jobs = jobs
+    return plan
