@@ -8,16 +8,25 @@ from bwcolor's own registry; only weights are read from the HDF5 file.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
-__all__ = ["CONFIG_SCHEMA", "available", "read_preset", "resolve", "validate_config", "write_preset"]
+__all__ = ["CONFIG_SCHEMA", "MAX_IMAGE_SIZE", "MAX_RENDER_SIZE", "MIN_RENDER_SIZE", "available",
+           "is_preset_folder", "read_json", "read_preset", "resolve", "validate_config",
+           "write_preset"]
 
 FORMAT_VERSION = 1
 CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE = "config.json", "model.weights.h5", "metadata.json"
 BUILTIN_DIR = Path(__file__).parent / "presets"
+
+#: Smallest and largest render size (short side, pixels) colorize accepts. Above the cap the
+#: model sees more pixels than any bundled model was trained for, and memory grows with its
+#: square; the render never exceeds the photo's own short side anyway.
+MIN_RENDER_SIZE, MAX_RENDER_SIZE = 32, 2048
+#: Largest training crop / image_size a config may ask for.
+MAX_IMAGE_SIZE = 2048
 
 #: Every key config.json may have, with the types it may take.
 CONFIG_SCHEMA = {
@@ -33,11 +42,8 @@ CONFIG_SCHEMA = {
     "mixed_precision": (str, type(None)),
 }
 
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+_OPTIMIZERS = ("adam", "rmsprop")
+_MIXED_PRECISION = (None, "bfloat16", "float16")
 
 
 def available():
@@ -48,21 +54,42 @@ def available():
 
 
 def resolve(name_or_dir):
-    """The folder of a built-in preset name, or of a preset/run folder path."""
+    """The folder of a built-in preset name, or of a preset/run folder path.
+
+    A bundled name (a ``str`` such as ``"default"``) always means the bundled preset, even when
+    a folder of that name exists in the working directory: write ``"./default"`` (or pass a
+    ``Path``) for the folder. A training run folder resolves to its ``best/`` preset.
+    """
+    if isinstance(name_or_dir, str) and name_or_dir in available():
+        return BUILTIN_DIR / name_or_dir
+    if not isinstance(name_or_dir, (str, os.PathLike)):
+        raise TypeError(f"a preset is a name or a folder path. "
+                        f"Received: {type(name_or_dir).__name__}")
     p = Path(name_or_dir)
     if (p / CONFIG_FILE).is_file():
         return p
     if (p / "best" / CONFIG_FILE).is_file():  # a training run folder: its best epoch
         return p / "best"
-    if isinstance(name_or_dir, str) and name_or_dir in available():
-        return BUILTIN_DIR / name_or_dir
+    if p.is_dir() and (p / "state.json").is_file():
+        raise ValueError(f"this run folder has no best/ preset yet (no epoch has finished with "
+                         f"a validation score). Received: {str(name_or_dir)!r}")
     raise ValueError(
         f"not a preset name or a preset folder (a folder needs {CONFIG_FILE}). "
         f"Received: {str(name_or_dir)!r}; built-in presets: {available()}")
 
 
+def _check(ok, source, message):
+    if not ok:
+        raise ValueError(f"{source}: {message}")
+
+
 def validate_config(config, source="config"):
-    """Check a preset config against :data:`CONFIG_SCHEMA`; raise ValueError naming the problem."""
+    """Check a preset config's keys, types and values; raise ValueError naming the problem.
+
+    Values are checked as well as types: known architecture, loss and optimizer names,
+    ``image_size`` in [16, :data:`MAX_IMAGE_SIZE`], positive learning rate and temperature,
+    a positive ``loss_config["grid_step"]`` and finite positive class weights.
+    """
     if not isinstance(config, dict):
         raise ValueError(f"{source} must be a JSON object. Received: {type(config).__name__}")
     unknown = set(config) - set(CONFIG_SCHEMA)
@@ -80,22 +107,85 @@ def validate_config(config, source="config"):
     if config.get("format_version", FORMAT_VERSION) > FORMAT_VERSION:
         raise ValueError(f"{source} was written by a newer bwcolor (format_version="
                          f"{config['format_version']}); upgrade bwcolor to read it")
+    _check_values(config, source)
     return config
 
 
-def read_preset(name_or_dir):
-    """Return (folder, config, metadata) of a preset, with config validated."""
-    folder = resolve(name_or_dir)
+def _check_values(config, source):
+    from bwcolor import architectures, losses
+
+    arch, loss = config["architecture"], config["loss"]
+    _check(arch in architectures.available(), source,
+           f"unknown architecture. Received: architecture={arch!r}; "
+           f"available: {architectures.available()}")
+    _check(loss in losses.available(), source,
+           f"unknown loss. Received: loss={loss!r}; available: {losses.available()}")
+    size = config["image_size"]
+    _check(16 <= size <= MAX_IMAGE_SIZE, source,
+           f"image_size must be in [16, {MAX_IMAGE_SIZE}]. Received: image_size={size}")
+    optimizer = config.get("optimizer", "adam")
+    _check(optimizer in _OPTIMIZERS, source,
+           f"optimizer must be one of {_OPTIMIZERS}. Received: optimizer={optimizer!r}")
+    for key in ("learning_rate", "annealing_temperature"):
+        if key in config:
+            v = config[key]
+            _check(math.isfinite(v) and v > 0, source, f"{key} must be > 0. Received: {key}={v!r}")
+    mp = config.get("mixed_precision")
+    _check(mp in _MIXED_PRECISION, source,
+           f"mixed_precision must be one of {_MIXED_PRECISION}. Received: mixed_precision={mp!r}")
+    loss_config = config.get("loss_config", {})
+    if "grid_step" in loss_config:
+        step = loss_config["grid_step"]
+        _check(isinstance(step, (int, float)) and not isinstance(step, bool) and 1 <= step <= 110,
+               source, f"loss_config.grid_step must be a number in [1, 110]. "
+                       f"Received: grid_step={step!r}")
+    if "weights" in loss_config:
+        w = loss_config["weights"]
+        _check(isinstance(w, list) and w and all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x >= 0
+            for x in w), source, "loss_config.weights must be a list of finite numbers >= 0")
+    if "rebalancing_lambda" in loss_config:
+        lam = loss_config["rebalancing_lambda"]
+        _check(isinstance(lam, (int, float)) and not isinstance(lam, bool) and 0 <= lam <= 1,
+               source, f"loss_config.rebalancing_lambda must be in [0, 1]. "
+                       f"Received: rebalancing_lambda={lam!r}")
+
+
+def read_json(path, what="file"):
+    """Parse a JSON file, raising ValueError that names the file for any problem."""
     try:
-        config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{folder / CONFIG_FILE} is not valid JSON: {e}") from None
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"{what} not found. Received: path={str(path)!r}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path} is not valid JSON: {e}") from None
+    except OSError as e:
+        raise ValueError(f"cannot read {path}: {e.strerror}") from None
+
+
+def read_preset(name_or_dir):
+    """Return (folder, config, metadata) of a preset, with config validated.
+
+    Every problem (unknown name, bad JSON, bad value, missing weights) is a ValueError naming
+    the file.
+    """
+    folder = resolve(name_or_dir)
+    config = read_json(folder / CONFIG_FILE, CONFIG_FILE)
     validate_config(config, source=str(folder / CONFIG_FILE))
     if not (folder / WEIGHTS_FILE).is_file():
         raise ValueError(f"preset folder has no {WEIGHTS_FILE}. Received: {str(folder)!r}")
     meta_path = folder / METADATA_FILE
-    metadata = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
+    metadata = read_json(meta_path, METADATA_FILE) if meta_path.is_file() else {}
+    if not isinstance(metadata, dict):
+        raise ValueError(f"{meta_path} must hold a JSON object. Received: {type(metadata).__name__}")
     return folder, config, metadata
+
+
+def is_preset_folder(path):
+    """True when ``path`` is a folder bwcolor wrote as a preset (its config.json and weights)."""
+    p = Path(path)
+    return p.is_dir() and not p.is_symlink() and (p / CONFIG_FILE).is_file() and (
+        p / WEIGHTS_FILE).is_file()
 
 
 def save_model_weights(model, path, dtype="float32"):
@@ -126,8 +216,10 @@ def save_model_weights(model, path, dtype="float32"):
                 for k, v in item.attrs.items():
                     new.attrs[k] = v
 
+    from bwcolor._io import atomic_path
+
     try:
-        with h5py.File(tmp, "r") as src, h5py.File(path, "w") as dst:
+        with h5py.File(tmp, "r") as src, atomic_path(path) as out, h5py.File(out, "w") as dst:
             for key, value in src.attrs.items():
                 dst.attrs[key] = value
             for key, item in src.items():
@@ -137,38 +229,41 @@ def save_model_weights(model, path, dtype="float32"):
         os.remove(tmp)
 
 
-def _write_json(path, obj):
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=2, sort_keys=True)
-        f.write("\n")
-
-
 def write_preset(folder, config, save_weights, metadata, *, overwrite=False):
     """Write a preset folder atomically: build it beside the target, then rename into place.
 
     ``save_weights(path)`` writes the weights file. An existing folder is replaced only with
-    ``overwrite=True``; a crash never leaves a half-written preset under the target name.
+    ``overwrite=True`` and only when it is itself a preset (config.json and weights): a
+    folder of anything else, or a file, is never deleted. A crash never leaves a half-written
+    preset under the target name.
     """
+    from bwcolor._io import atomic_write_json, temp_name
+
     folder = Path(folder)
-    if folder.exists() and not overwrite:
-        raise FileExistsError(f"preset folder exists; pass overwrite=True to replace it. "
-                              f"Received: path={str(folder)!r}")
-    folder.parent.mkdir(parents=True, exist_ok=True)
+    if folder.exists() or folder.is_symlink():
+        if not overwrite:
+            raise FileExistsError(f"preset folder exists; pass overwrite=True to replace it. "
+                                  f"Received: path={str(folder)!r}")
+        if not is_preset_folder(folder):
+            raise FileExistsError(f"overwrite=True replaces only a bwcolor preset folder (with "
+                                  f"{CONFIG_FILE} and {WEIGHTS_FILE}); this path is something "
+                                  f"else and is left alone. Received: path={str(folder)!r}")
     validate_config(config)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private (0700); a preset is for sharing
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.with_name(temp_name())
+    tmp.mkdir(mode=0o777)  # the user's umask applies: a preset is for sharing
     try:
         save_weights(str(tmp / WEIGHTS_FILE))
-        _write_json(tmp / CONFIG_FILE, config)
-        _write_json(tmp / METADATA_FILE, metadata)
+        atomic_write_json(tmp / CONFIG_FILE, config)
+        atomic_write_json(tmp / METADATA_FILE, metadata)
         if folder.exists():
-            old = folder.with_name(f".{folder.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(folder, old) if folder.is_dir() else folder.unlink()
+            old = folder.with_name(temp_name())
+            os.replace(folder, old)  # a rename: the old preset is never half deleted
             os.replace(tmp, folder)
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, folder)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
     return folder
