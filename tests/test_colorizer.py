@@ -248,7 +248,7 @@ def test_lambda_models_are_refused(tmp_path):
         "architecture_config": TINY}}))
     with pytest.raises(ValueError, match=r"[Ll]ambda"):
         Colorizer("default", image_size=32, architecture_config=TINY).fit(
-            [], checkpoint_dir=run, resume=True, epochs=2)
+            [tmp_path / "photos"], checkpoint_dir=run, resume=True, epochs=2)
 
 
 def test_bundled_presets_load_offline_and_colorize():

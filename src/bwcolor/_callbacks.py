@@ -3,67 +3,124 @@
 from __future__ import annotations
 
 import csv
-import json
+import io
 import math
-import os
 import time
 from pathlib import Path
 
 import keras
 
+from bwcolor._io import atomic_path, atomic_write, atomic_write_json
 
-def _atomic_json(path, obj):
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+
+def _finite(value):
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Stop training at the first step whose loss is NaN or infinite.
+
+    ``stopped_at`` is then ``(epoch, step, value)`` (1-based epoch); :class:`RunCheckpoint`
+    writes nothing for that epoch, so the run keeps its last good checkpoint and ``best/``.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.stopped_at = None
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch + 1
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not _finite(loss) and self.stopped_at is None:
+            self.stopped_at = (self._epoch, batch + 1, float(loss))
+            self.model.stop_training = True
 
 
 class RunCheckpoint(keras.callbacks.Callback):
-    """After every epoch: ``last.keras`` (with optimizer state), ``best/`` preset when validation
-    loss improves, a row in ``history.csv``, ``curves.png``, and ``state.json`` last of all, so a
-    crash at any moment leaves a resumable run that loses at most the epoch in progress."""
+    """After every epoch, in this order: ``last.keras`` (with optimizer state), ``best/`` preset
+    when validation loss improves, ``state.json`` (the resume point), then ``history.csv`` and
+    ``curves.png``. Each file is written atomically, so a crash or a full disk at any moment
+    leaves the previous epoch's checkpoint and a ``state.json`` that matches it: the run can
+    always be resumed. An epoch whose loss is NaN or infinite writes nothing.
 
-    def __init__(self, colorizer, run_dir, best=None, resume=False):
+    When a write fails (a full disk, say) training stops with an ``OSError`` that says the run
+    is intact and can be resumed.
+    """
+
+    def __init__(self, colorizer, run_dir, best=None, resume=False, initial_epoch=0):
         super().__init__()
         self.colorizer = colorizer
         self.run = Path(run_dir)
         self.run.mkdir(parents=True, exist_ok=True)
         self.best = math.inf if best is None else float(best)
         self.csv_path = self.run / "history.csv"
-        if not resume and self.csv_path.exists():
-            self.csv_path.unlink()
+        # history.csv may hold rows of an epoch whose state.json was never written (a crash
+        # between the two): keep only the epochs the run really has.
+        self.rows = self._read_rows(initial_epoch) if resume else []
         self._t0 = time.time()
+
+    def _read_rows(self, up_to_epoch):
+        if not self.csv_path.is_file():
+            return []
+        with open(self.csv_path, newline="", encoding="utf-8") as f:
+            return [r for r in csv.DictReader(f) if int(float(r.get("epoch", 0))) <= up_to_epoch]
 
     def on_epoch_begin(self, epoch, logs=None):
         self._t0 = time.time()
 
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
+        if not _finite(logs.get("loss", 0.0)):
+            return  # never checkpoint NaN weights; StopOnNonFiniteLoss reports it
         seconds = round(time.time() - self._t0, 2)
         monitored = logs.get("val_loss", logs.get("loss"))
-        tmp = self.run / "last.tmp.keras"
-        self.model.save(tmp)
-        os.replace(tmp, self.run / "last.keras")
-        if monitored is not None and monitored < self.best:
-            self.best = float(monitored)
+        try:
+            self._save(epoch, logs, seconds, monitored)
+        except OSError as e:
+            self.model.stop_training = True
+            raise OSError(e.errno, f"could not write the checkpoint of epoch {epoch + 1} in "
+                          f"{self.run} ({e.strerror or e}); the run keeps epoch {epoch}'s "
+                          f"checkpoint and can be resumed once there is room") from e
+
+    def _save(self, epoch, logs, seconds, monitored):
+        with atomic_path(self.run / "last.keras") as tmp:
+            self.model.save(tmp)
+        improved = monitored is not None and _finite(monitored) and monitored < self.best
+        if improved:
             self.colorizer.metadata["best_epoch"] = epoch + 1
             self.colorizer.save(self.run / "best", overwrite=True)
-        row = {"epoch": epoch + 1, "seconds": seconds, **{k: float(v) for k, v in logs.items()}}
-        new = not self.csv_path.exists()
-        with open(self.csv_path, "a", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=list(row))
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
+        atomic_write_json(self.run / "state.json", {
+            "epoch": epoch + 1, "best": float(monitored) if improved else self.best,
+            "config": self.colorizer.config, "metadata": self.colorizer.metadata})
+        if improved:
+            self.best = float(monitored)
+        self.rows.append({"epoch": epoch + 1, "seconds": seconds,
+                          **{k: float(v) for k, v in logs.items()}})
+        self._write_history()
+
+    def _write_history(self):
+        fields = []
+        for row in self.rows:
+            fields += [k for k in row if k not in fields]
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=fields, restval="")
+        writer.writeheader()
+        writer.writerows(self.rows)
+        with atomic_write(self.csv_path, "w", encoding="utf-8", newline="") as f:
+            f.write(text.getvalue())
         try:
             from bwcolor.plotting import plot_history
 
-            plot_history(self.csv_path, self.run / "curves.png")
+            with atomic_path(self.run / "curves.png") as tmp:
+                plot_history(self.csv_path, tmp)
         except ImportError:  # matplotlib is optional for training itself
             pass
-        _atomic_json(self.run / "state.json", {
-            "epoch": epoch + 1, "best": self.best, "config": self.colorizer.config,
-            "metadata": self.colorizer.metadata})
 
 
 class TimeBudget(keras.callbacks.Callback):

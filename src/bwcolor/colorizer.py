@@ -19,12 +19,16 @@ from PIL import Image
 
 from bwcolor import _backend, architectures, color, data, losses, metrics, presets
 from bwcolor.data.decode import ImageDecodeError
+from bwcolor.data.discover import is_image_file
 from bwcolor.device_crops import DeviceCropModel
 
 __all__ = ["Colorizer"]
 
 _MIXED = {"bfloat16": "mixed_bfloat16", "float16": "mixed_float16", None: "float32"}
 _JOIN_BAND_PIXELS = 1 << 19
+#: Aspect ratios from 1:1 to 8:1 (2^3) are rounded to 2^(3 k / _ASPECT_STEPS): one compiled
+#: render shape per step and orientation.
+_ASPECT_STEPS = 12
 
 
 def _cpu_has_bf16():
@@ -90,6 +94,93 @@ def _is_single(images):
     return isinstance(images, (str, os.PathLike, Image.Image, np.ndarray))
 
 
+def _check_int(name, value, low=1, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int. Received: {name}={value!r}")
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}. Received: {name}={value!r}")
+    return int(value)
+
+
+def _check_positive(name, value, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number. Received: {name}={value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0. Received: {name}={value!r}")
+    return float(value)
+
+
+def _check_fraction(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number. Received: {name}={value!r}")
+    if not 0 <= value < 1:
+        raise ValueError(f"{name} must be in [0, 1). Received: {name}={value!r}")
+    return float(value)
+
+
+def _check_data_source(data_source):
+    """Fail in a second, naming the path, when the training photos are not there."""
+    items = [data_source] if isinstance(data_source, (str, os.PathLike)) else data_source
+    if not isinstance(items, (list, tuple)):
+        raise TypeError(f"data_source must be a folder, a list of paths or a keras PyDataset. "
+                        f"Received: {type(data_source).__name__}")
+    if not items:
+        raise ValueError("data_source is an empty list: no photos to train on")
+    for item in items:
+        if not isinstance(item, (str, os.PathLike)):
+            raise TypeError(f"data_source paths must be str or os.PathLike. "
+                            f"Received: {type(item).__name__}")
+    if isinstance(data_source, (str, os.PathLike)) and not Path(data_source).exists():
+        raise FileNotFoundError(f"training data not found. Received: data_source={str(data_source)!r}")
+
+
+def _check_run_folder(run, n_params):
+    """Before the first epoch: the run folder can be written and has room for checkpoints."""
+    from bwcolor._io import atomic_write
+
+    try:
+        run.mkdir(parents=True, exist_ok=True)
+        with atomic_write(run / ".bwcolor-write-check") as f:
+            f.write(b"ok")
+        (run / ".bwcolor-write-check").unlink()
+    except OSError as e:
+        raise ValueError(f"the run folder cannot be written ({e.strerror}). "
+                         f"Received: checkpoint_dir={str(run)!r}") from None
+    # last.keras (weights + 2 Adam slots) and best/ (weights), each twice while it is replaced.
+    needed = 2 * (4 * 3 * n_params + 4 * n_params) + (8 << 20)
+    free = shutil.disk_usage(run).free
+    if free < needed:
+        raise ValueError(f"the run folder's disk has {free / 2**20:.0f} MiB free; checkpoints "
+                         f"need about {needed / 2**20:.0f} MiB. Received: checkpoint_dir={str(run)!r}")
+
+
+def _as_json(value):
+    """``value`` as it reads back from JSON (tuples become lists), for comparing configs."""
+    return json.loads(json.dumps(value))
+
+
+#: What a resumed run must share with the Colorizer that resumes it.
+_RUN_DEFINING_KEYS = ("architecture", "architecture_config", "image_size", "loss")
+
+
+def _read_run_state(run_dir):
+    """state.json of a training run, validated; ValueError naming the file otherwise."""
+    run = Path(run_dir)
+    if not (run / "last.keras").is_file() or not (run / "state.json").is_file():
+        raise ValueError(f"resume=True needs a run folder with last.keras and state.json from "
+                         f"a finished epoch. Received: checkpoint_dir={str(run)!r}")
+    state = presets.read_json(run / "state.json", "state.json")
+    if not isinstance(state, dict) or not isinstance(state.get("epoch"), int) or "config" not in state:
+        raise ValueError(f"{run / 'state.json'} is not a bwcolor run state (needs 'epoch' and "
+                         f"'config')")
+    presets.validate_config(state["config"], source=str(run / "state.json"))
+    return state
+
+
 class Colorizer:
     """Colorize black-and-white photos; train on your own color photos.
 
@@ -126,6 +217,10 @@ class Colorizer:
         if loss == "auto":
             loss = architectures.recommended_loss(architecture)
         losses.head_for(loss)  # validates the name
+        if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)):
+            raise TypeError(f"image_size must be an int. Received: image_size={image_size!r}")
+        _check_positive("learning_rate", learning_rate)
+        _check_positive("annealing_temperature", annealing_temperature)
         if optimizer not in ("adam", "rmsprop"):
             raise ValueError(f"optimizer must be 'adam' or 'rmsprop'. Received: optimizer={optimizer!r}")
         self.config = {
@@ -285,6 +380,21 @@ class Colorizer:
             if value not in ("auto", True, False):
                 raise ValueError(f"{option} must be 'auto', True or False. Received: {option}={value!r}")
         _resolve_workers(workers, False)  # validate before any work
+        epochs = _check_int("epochs", epochs)
+        batch_size = _check_int("batch_size", batch_size)
+        repeats = _check_int("repeats", repeats)
+        seed = _check_int("seed", seed, low=0)
+        steps_per_epoch = _check_int("steps_per_epoch", steps_per_epoch, allow_none=True)
+        time_budget = _check_positive("time_budget", time_budget, allow_none=True)
+        if not isinstance(data_source, keras.utils.PyDataset):
+            _check_fraction("validation_split", validation_split)
+            _check_fraction("test_split", test_split)
+            if validation_split + test_split >= 1:
+                raise ValueError(f"validation_split + test_split must be < 1. Received: "
+                                 f"validation_split={validation_split}, test_split={test_split}")
+            _check_data_source(data_source)
+        if loader not in ("pydataset", "grain"):
+            raise ValueError(f"loader must be 'pydataset' or 'grain'. Received: loader={loader!r}")
         if crops_on_device is True and targets_on_device is False:
             raise ValueError("crops_on_device=True computes the targets on the device; it cannot "
                              "be combined with targets_on_device=False")
@@ -299,14 +409,23 @@ class Colorizer:
         initial_epoch = 0
         state = {}
         if resume:
-            if run is None or not (run / "last.keras").is_file():
-                raise ValueError(f"resume=True needs checkpoint_dir with a last.keras. "
-                                 f"Received: checkpoint_dir={checkpoint_dir!r}")
-            state = json.loads((run / "state.json").read_text(encoding="utf-8"))
-            self.config = presets.validate_config(state["config"])
-            self.metadata = state.get("metadata", {})
+            if run is None:
+                raise ValueError("resume=True needs checkpoint_dir, the run folder to continue. "
+                                 "Received: checkpoint_dir=None")
+            state = _read_run_state(run)
+            for key in _RUN_DEFINING_KEYS:
+                if _as_json(state["config"].get(key)) != _as_json(self.config.get(key)):
+                    raise ValueError(
+                        f"this Colorizer has {key}={self.config.get(key)!r}, but the run being "
+                        f"resumed was trained with {key}={state['config'].get(key)!r}; use "
+                        f"Colorizer.resume({str(run)!r}) to continue the run as it was")
             # Before scanning the photos: a bad checkpoint should fail in a second, not an hour.
-            resumed_model = keras.models.load_model(run / "last.keras", safe_mode=True)
+            try:
+                resumed_model = keras.models.load_model(run / "last.keras", safe_mode=True)
+            except Exception as e:
+                raise ValueError(f"cannot load the checkpoint {run / 'last.keras'}: {e}") from None
+            self.config = state["config"]
+            self.metadata = state.get("metadata", {})
         else:
             precision = _resolve_mixed_precision(mixed_precision)  # validate before any work
         if resume:  # the checkpoint decides where its crops and targets are made
@@ -318,6 +437,9 @@ class Colorizer:
                             if crops_on_device == "auto" else crops_on_device)
             rgb_targets = (_backend.has_accelerator() if targets_on_device == "auto"
                            else targets_on_device) or device_crops
+
+        if run is not None:
+            _check_run_folder(run, self.model.count_params())
 
         temp_cache = None  # cache_dir="auto": removed however fit ends
         try:
@@ -384,7 +506,7 @@ class Colorizer:
 
             if resume:
                 trainer = resumed_model
-                self.model = resumed_model.model if device_crops else resumed_model
+                self._attach(resumed_model.model if device_crops else resumed_model)
                 initial_epoch = int(state["epoch"])
             else:
                 loss = self._loss()
@@ -405,14 +527,14 @@ class Colorizer:
             })
             if self.report is not None:
                 self.metadata["dataset"] = self.report.as_dict()
-            cbs = list(callbacks or [])
+            from bwcolor._callbacks import RunCheckpoint, StopOnNonFiniteLoss, TimeBudget
+
+            nonfinite = StopOnNonFiniteLoss()
+            cbs = [nonfinite, *(callbacks or [])]
             if run is not None:
-                from bwcolor._callbacks import RunCheckpoint
-
-                cbs.append(RunCheckpoint(self, run, best=state.get("best"), resume=resume))
+                cbs.append(RunCheckpoint(self, run, best=state.get("best"), resume=resume,
+                                         initial_epoch=initial_epoch))
             if time_budget is not None:
-                from bwcolor._callbacks import TimeBudget
-
                 cbs.append(TimeBudget(time_budget))
             if initial_epoch >= epochs:
                 if verbose:
@@ -425,6 +547,8 @@ class Colorizer:
                                       callbacks=cbs, verbose=verbose, shuffle=False)
             finally:
                 self._inference_model = None  # weights changed: rebuild the float32 copy on demand
+            if nonfinite.stopped_at is not None:
+                self._recover_from_nonfinite_loss(nonfinite, run)
             self.metadata["training"]["seconds"] = round(
                 self.metadata["training"].get("seconds", 0) + time.time() - started, 1)
             self.metadata["training"]["epochs_completed"] = initial_epoch + len(history.epoch)
@@ -444,6 +568,20 @@ class Colorizer:
         finally:
             if temp_cache is not None:
                 temp_cache.cleanup()
+
+    def _recover_from_nonfinite_loss(self, nonfinite, run):
+        """Put back the last good weights (the run's last checkpoint) and say what happened."""
+        epoch, step, value = nonfinite.stopped_at
+        where = f"the training loss became {value} at epoch {epoch}, step {step}"
+        if run is not None and (run / "last.keras").is_file():
+            good = keras.models.load_model(run / "last.keras", safe_mode=True)
+            self.model.set_weights(getattr(good, "model", good).get_weights())
+            kept = (f"the model holds the last good checkpoint's weights; {run} keeps it and "
+                    f"best/ (resume with resume=True / --resume)")
+        else:
+            kept = "the model's weights are not usable (train with checkpoint_dir= to keep them)"
+        raise FloatingPointError(f"{where}; training stopped. {kept}. Try a lower "
+                                 f"learning_rate or mixed_precision=None.")
 
     def _setup_distribution(self, distribute, batch_size):
         """Set keras.distribution.DataParallel when asked and useful; True when it was set."""
@@ -491,18 +629,45 @@ class Colorizer:
         raise TypeError(f"image must be a path, a PIL image or a numpy array. "
                         f"Received: {type(image).__name__}")
 
-    def render_shape(self, height, width, render_size=None):
-        """(h, w) the model sees for an H x W photo: short side ~render_size, aspect kept.
+    def _check_render_size(self, render_size):
+        """The render size to use (default: the training size), or a ValueError naming it."""
+        if render_size is None:
+            return self.config["image_size"]
+        low = max(presets.MIN_RENDER_SIZE, self._multiple)
+        if isinstance(render_size, bool) or not isinstance(render_size, (int, np.integer)):
+            raise TypeError(f"render_size must be an int. Received: render_size={render_size!r}")
+        if not low <= render_size <= presets.MAX_RENDER_SIZE:
+            raise ValueError(f"render_size must be in [{low}, {presets.MAX_RENDER_SIZE}]. "
+                             f"Received: render_size={render_size!r}")
+        return int(render_size)
 
-        The long side is capped at 8 x render_size, so a 3 x 5000 strip is rendered at
-        (render_size / 64) x (8 render_size), not at 192 x 320,000.
+    def _check_colorize_options(self, render_size=None, annealing_temperature=None, batch_size=1):
+        """Validate colorize's photo-independent options (the CLI calls this before any photo)."""
+        self._check_render_size(render_size)
+        _check_positive("annealing_temperature", annealing_temperature, allow_none=True)
+        _check_int("batch_size", batch_size)
+
+    def render_shape(self, height, width, render_size=None):
+        """(h, w) the model sees for an H x W photo.
+
+        The short side is ``render_size`` (default: the training size), rounded to the model's
+        input multiple; a ``render_size`` larger than the photo's own short side is lowered to
+        it (never below the training size), as more pixels than the photo has add nothing. The
+        aspect ratio is rounded to the nearest step of the ladder 2^(k/4), k = 0..12 (1:1 to
+        8:1, at most 9% off; longer strips are squeezed to 8:1), so photos of any sizes compile
+        at most 25 shapes per render size (13 landscape, 12 portrait); the predicted colors are
+        resized back to the photo's exact size.
         """
-        size = int(render_size or self.config["image_size"])
-        if size < self._multiple:
-            raise ValueError(f"render_size must be at least {self._multiple}. Received: {size}")
-        scale = min(size / min(height, width), 8 * size / max(height, width))
+        size = self._check_render_size(render_size)
+        if min(height, width) < 1:
+            raise ValueError(f"a photo needs at least 1 x 1 pixels. Received: {height} x {width}")
+        short, long_side = min(height, width), max(height, width)
+        size = min(size, max(short, self.config["image_size"]))
         m = self._multiple
-        return (max(m, round(height * scale / m) * m), max(m, round(width * scale / m) * m))
+        s = max(m, round(size / m) * m)
+        step = min(_ASPECT_STEPS, max(0, round(_ASPECT_STEPS / 3 * math.log2(long_side / short))))
+        long_render = max(s, round(s * 2 ** (3 * step / _ASPECT_STEPS) / m) * m)
+        return (s, long_render) if height <= width else (long_render, s)
 
     def predict_ab(self, lightness_batch, annealing_temperature=None):
         """Model inputs (B, h, w, 1) scaled L -> ab (B, h/k, w/k, 2) in Lab units, float32."""
@@ -535,6 +700,7 @@ class Colorizer:
         -------
         uint8 array (H, W, 3), or a list of them for a list input.
         """
+        self._check_colorize_options(render_size, annealing_temperature, batch_size)
         single = _is_single(images)
         if not single and not isinstance(images, (list, tuple)):
             raise TypeError(f"images must be a path, a PIL image, a numpy array, or a list of "
@@ -620,33 +786,69 @@ class Colorizer:
                 "flops_per_256px_image": architectures.flops(self.model, 256)}
 
     def _write_metadata_into(self, folder, **overrides):
-        tmp = Path(folder) / ".metadata.json.tmp"
-        text = json.dumps({**self._full_metadata(), **overrides}, indent=2, sort_keys=True)
-        tmp.write_text(text + "\n", encoding="utf-8")
-        os.replace(tmp, Path(folder) / presets.METADATA_FILE)
+        from bwcolor._io import atomic_write_json
+
+        atomic_write_json(Path(folder) / presets.METADATA_FILE,
+                          {**self._full_metadata(), **overrides})
+
+    def get_config(self):
+        """The Colorizer's config: what ``config.json`` of a preset holds (a copy)."""
+        return _as_json(self.config)
+
+    @classmethod
+    def from_config(cls, config):
+        """Build a Colorizer (fresh weights) from :meth:`get_config`'s dict, validated first."""
+        config = presets.validate_config(_as_json(config))
+        obj = cls(config["architecture"], config["image_size"], config["loss"],
+                  architecture_config=config.get("architecture_config"),
+                  loss_config=config.get("loss_config"),
+                  optimizer=config.get("optimizer", "adam"),
+                  learning_rate=config.get("learning_rate", 1e-3),
+                  annealing_temperature=config.get("annealing_temperature",
+                                                   losses.DEFAULT_TEMPERATURE))
+        obj.config["mixed_precision"] = config.get("mixed_precision")
+        return obj
 
     @classmethod
     def from_preset(cls, name_or_dir):
         """Load a built-in preset (``"default"``...) or a preset/run folder.
 
-        Nothing from the folder is executed: the config is validated, the architecture is rebuilt
-        from bwcolor's registry, and weights are loaded from HDF5.
+        A bundled name always means the bundled preset; write ``"./default"`` for a folder of
+        that name. Nothing from the folder is executed: the config is validated (keys, types
+        and values), the architecture is rebuilt from bwcolor's registry by
+        :meth:`from_config`, and weights are loaded from HDF5.
         """
         folder, config, metadata = presets.read_preset(name_or_dir)
-        obj = cls.__new__(cls)
-        obj.config = {**config, "mixed_precision": None}
-        obj.config.setdefault("format_version", presets.FORMAT_VERSION)
-        obj.config.setdefault("architecture_config", {})
-        obj.config.setdefault("loss_config", {})
-        obj.metadata = metadata
-        obj.report = None
+        config = {**config, "mixed_precision": None}  # presets are for float32 inference
         with _backend.weights_will_be_loaded():
-            obj._attach(obj._build_model())
+            try:
+                obj = cls.from_config(config)
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"{folder / presets.CONFIG_FILE}: {e}") from None
+        obj.metadata = metadata
         try:
             obj.model.load_weights(folder / presets.WEIGHTS_FILE)
         except Exception as e:
             raise ValueError(f"weights do not match the preset's architecture. "
                              f"Received: path={str(folder / presets.WEIGHTS_FILE)!r}: {e}") from None
+        return obj
+
+    @classmethod
+    def resume(cls, run_dir):
+        """The Colorizer of a training run folder, rebuilt from the run's own config, with the
+        weights of its last finished epoch.
+
+        Continue training with ``.fit(data, epochs=N, checkpoint_dir=run_dir, resume=True)``;
+        nothing of any other Colorizer's settings can leak into the run.
+        """
+        state = _read_run_state(run_dir)
+        with _backend.weights_will_be_loaded():
+            obj = cls.from_config({**state["config"], "mixed_precision": None})
+        obj.metadata = state.get("metadata", {})
+        trained = keras.models.load_model(Path(run_dir) / "last.keras", safe_mode=True)
+        trained = getattr(trained, "model", trained)  # a DeviceCropModel wraps the colorizer net
+        obj.model.set_weights(trained.get_weights())
+        obj.config["mixed_precision"] = state["config"].get("mixed_precision")
         return obj
 
     def __repr__(self):
@@ -711,11 +913,29 @@ def _summary(scores, paths, n_skipped, per_image):
 def _reference_crops(data_source, size, split):
     """uint8 center crops (short side resized to ``size``) of the photos to evaluate on, their
     paths, and how many files could not be read (each is warned about, never silently dropped)."""
-    if split is not None:
+    if isinstance(data_source, (str, os.PathLike)):
+        if not Path(data_source).exists():
+            raise FileNotFoundError(f"photos to evaluate not found. "
+                                    f"Received: data_source={str(data_source)!r}")
+        single_file = not Path(data_source).is_dir()
+    elif isinstance(data_source, (list, tuple)) and all(
+            isinstance(p, (str, os.PathLike)) for p in data_source):
+        single_file = False
+    else:
+        raise TypeError(f"evaluate needs color photos: a folder, a photo's path, or a list of "
+                        f"paths. Received: {type(data_source).__name__}")
+    if split is not None and split not in data.SPLITS:
+        raise ValueError(f"split must be None or one of {data.SPLITS}. Received: split={split!r}")
+    if single_file:
+        if split is not None:
+            raise ValueError(f"split= chooses photos from a folder; a single photo has no "
+                             f"splits. Received: data_source={str(data_source)!r}, split={split!r}")
+        paths = [Path(data_source)]
+    elif split is not None:
         splits, _report = data.scan(data_source, image_size=size, min_chroma=0.0)
         paths = splits[split]
-    elif isinstance(data_source, (str, os.PathLike)) and Path(data_source).is_dir():
-        paths = [p for p in data.find_files(data_source) if data.sniff_format(p)]
+    elif isinstance(data_source, (str, os.PathLike)):
+        paths = [p for p in data.find_files(data_source) if is_image_file(p)]
     else:
         paths = list(data_source)
     crops, read, skipped = [], [], 0
