@@ -27,6 +27,11 @@ def test_submodule_apis_are_pinned():
     assert "RGBTargets" in losses.__all__
     assert sorted(device_crops.__all__) == ["BOX_FIELDS", "DeviceCropModel", "crop_windows",
                                             "resize_weights"]
+    # One home for the box layout: the host slicer's module; device_crops re-exports it.
+    from bwcolor.data import crops
+
+    assert device_crops.BOX_FIELDS is crops.BOX_FIELDS
+    assert "validate_image_array" in data.__all__
 
 
 def test_imports_with_no_environment_set():
