@@ -71,7 +71,7 @@ def test_sigkill_during_colorize_leaves_no_partial_files(many_photos, tmp_path):
     cmd = [sys.executable, "-m", "bwcolor", "colorize", str(many_photos), "-o", str(out)]
     proc = subprocess.Popen(cmd, stderr=subprocess.DEVNULL)
     try:
-        assert _wait_for(lambda: len(list(out.rglob("*.png"))) >= 3)
+        assert _wait_for(lambda: len(list(out.rglob("[!.]*.png"))) >= 3)  # finished, not temp
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     finally:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import keras
 
-from bwcolor._io import atomic_path, atomic_write, atomic_write_json
+from bwcolor._io import atomic_path, atomic_write, atomic_write_json, remove_stale_temp_files
 
 
 def _finite(value):
@@ -58,6 +58,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         self.colorizer = colorizer
         self.run = Path(run_dir)
         self.run.mkdir(parents=True, exist_ok=True)
+        remove_stale_temp_files(self.run)  # of a run that was killed mid-write
         self.best = math.inf if best is None else float(best)
         self.csv_path = self.run / "history.csv"
         # history.csv may hold rows of an epoch whose state.json was never written (a crash
@@ -117,8 +118,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         try:
             from bwcolor.plotting import plot_history
 
-            with atomic_path(self.run / "curves.png") as tmp:
-                plot_history(self.csv_path, tmp)
+            plot_history(self.csv_path, self.run / "curves.png")
         except ImportError:  # matplotlib is optional for training itself
             pass
 

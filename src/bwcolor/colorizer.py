@@ -163,6 +163,22 @@ def _as_json(value):
     return json.loads(json.dumps(value))
 
 
+def _progress_printer(what, verbose):
+    """``progress(done, total)`` printing about ten lines (every line on a terminal), or None."""
+    if not verbose:
+        return None
+    import sys
+
+    tty = sys.stdout.isatty()
+
+    def progress(done, total):
+        if tty or done == total or done % max(1, total // 10) == 0:
+            end = "\n" if done == total or not tty else ""
+            print(f"\r{what}: {done}/{total}", end=end, flush=True)
+
+    return progress
+
+
 #: What a resumed run must share with the Colorizer that resumes it.
 _RUN_DEFINING_KEYS = ("architecture", "architecture_config", "image_size", "loss")
 
@@ -451,7 +467,8 @@ class Colorizer:
                 val_fraction, test_fraction = float(validation_split), float(test_split)
                 fractions = (1 - val_fraction - test_fraction, val_fraction, test_fraction)
                 splits, self.report = data.scan(data_source, image_size=self.config["image_size"],
-                                                fractions=fractions)
+                                                fractions=fractions,
+                                                progress=_progress_printer("scanning photos", verbose))
                 if verbose:
                     print(self.report, flush=True)
                 if not splits["train"]:
@@ -488,7 +505,8 @@ class Colorizer:
                     if workers <= 1 and cache_dir is not None:
                         # Without loader threads the training loop would decode the photos
                         # itself, one at a time, during the first epoch.
-                        train_ds.fill_cache()
+                        train_ds.fill_cache(progress=_progress_printer("decoding photos into the cache",
+                                                                       verbose))
                     if val_ds is None and splits["validation"]:
                         val_ds = data.ColorizationDataset(splits["validation"], training=False, **common)
                 else:
@@ -540,6 +558,9 @@ class Colorizer:
                 if verbose:
                     print(f"Nothing to do: the run already trained {initial_epoch} of {epochs} epochs.")
                 return keras.callbacks.History()
+            if verbose:
+                print(f"Training from epoch {initial_epoch + 1} to {epochs}; the first steps "
+                      f"compile the model for this machine (seconds to minutes)...", flush=True)
             try:
                 # shuffle=False: bwcolor's datasets shuffle themselves (per epoch, from the seed).
                 history = trainer.fit(train_ds, validation_data=val_ds, epochs=epochs,
@@ -547,6 +568,12 @@ class Colorizer:
                                       callbacks=cbs, verbose=verbose, shuffle=False)
             finally:
                 self._inference_model = None  # weights changed: rebuild the float32 copy on demand
+            broken = getattr(train_ds, "broken_photos", None)
+            if broken:
+                self.metadata["training"]["photos_broken_during_training"] = len(broken)
+                if verbose:
+                    print(f"Skipped {len(broken)} photos that vanished or broke during training: "
+                          + "; ".join(list(broken.values())[:5]), flush=True)
             if nonfinite.stopped_at is not None:
                 self._recover_from_nonfinite_loss(nonfinite, run)
             self.metadata["training"]["seconds"] = round(

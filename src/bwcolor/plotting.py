@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import csv
 import os
-from pathlib import Path
 
 import numpy as np
+
+from bwcolor._io import atomic_path
 
 __all__ = ["plot_comparison", "plot_history"]
 
@@ -34,10 +35,8 @@ def _pyplot():
 
 
 def _save(fig, path):
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    fig.savefig(tmp, dpi=fig.dpi, bbox_inches="tight")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:  # a killed run never leaves a half-written picture
+        fig.savefig(tmp, dpi=fig.dpi, bbox_inches="tight")
 
 
 def plot_comparison(images, colorizers, path=None, *, titles=None, render_size=None,

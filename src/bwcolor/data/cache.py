@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from bwcolor._io import atomic_write
 from bwcolor.data.arrays import to_uint8
 from bwcolor.data.decode import load_rgb
 
@@ -96,16 +96,29 @@ def cache_file(cache_dir, path, short_side):
 
 def open_cached(file, memory_map):
     """The cached photo in ``file``: a read-only memory map, or :class:`CachedRows` when not
-    ``memory_map``; None when it is not cached yet."""
+    ``memory_map``; None when it is not cached yet.
+
+    Raises
+    ------
+    ValueError
+        When the entry is damaged (a bad header, or shorter than its header says: NumPy refuses
+        to map it), naming the file; the caller decodes the photo again and replaces it.
+    """
     if not file.exists():
         return None
-    return np.load(file, mmap_mode="r") if memory_map else CachedRows(file)
+    try:
+        cached = np.load(file, mmap_mode="r") if memory_map else CachedRows(file)
+    except (ValueError, OSError, EOFError) as e:
+        raise ValueError(f"damaged photo cache entry ({e}). Received: path={str(file)!r}") from None
+    # CachedRows checked dtype and layout itself; a map is checked here.
+    if memory_map and (cached.dtype != np.uint8 or cached.ndim != 3 or cached.shape[2] != 3):
+        raise ValueError(f"damaged photo cache entry (dtype {cached.dtype}, shape "
+                         f"{cached.shape}). Received: path={str(file)!r}")
+    return cached
 
 
 def save_cached(file, rgb):
     """Write ``rgb`` to the cache ``file`` atomically, creating its folder."""
     file.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=file.parent, suffix=".npy.tmp")
-    with os.fdopen(fd, "wb") as f:
+    with atomic_write(file) as f:
         np.save(f, rgb)
-    os.replace(tmp, file)

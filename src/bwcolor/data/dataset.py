@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,6 +17,8 @@ import numpy as np
 
 from bwcolor.color import ab_to_target, lightness_to_input, uint8_rgb_to_lab, uint8_rgb_to_lightness
 from bwcolor.data import cache, crops
+from bwcolor.data.decode import ImageDecodeError
+from bwcolor.data.report import printable
 
 __all__ = ["ColorizationDataset"]
 
@@ -97,6 +100,8 @@ class ColorizationDataset(keras.utils.PyDataset):
         # path -> its cache file, memory-mapped or read by rows (see cache.MAX_OPEN_MAPS).
         self._cached = {}
         self._map_cache = len(set(self.paths)) <= cache.MAX_OPEN_MAPS
+        #: Photos that vanished or broke after the scan: path -> error text. Skipped from then on.
+        self.broken_photos = {}
 
     def __getstate__(self):  # for spawned worker processes: maps do not pickle
         state = self.__dict__.copy()
@@ -123,16 +128,27 @@ class ColorizationDataset(keras.utils.PyDataset):
     def source_short_side(self):
         return crops.source_short_side(self.image_size, self.training)
 
-    def fill_cache(self, threads=None):
+    def fill_cache(self, threads=None, progress=None):
         """Decode every photo not yet in ``cache_dir`` into it, on ``threads`` threads (default:
         one per core, at most 16; Pillow releases the GIL while it decodes). Otherwise the first
-        epoch decodes them as it goes, in the loader's workers."""
+        epoch decodes them as it goes, in the loader's workers. ``progress(done, total)`` is
+        called after each photo. A photo that fails here is left for the batches to skip."""
         if self.cache_dir is None:
             raise ValueError("fill_cache needs the dataset's cache_dir. Received: cache_dir=None")
         threads = threads or min(16, os.cpu_count() or 1)
+        photos = list(dict.fromkeys(self.paths))
+
+        def load(path):
+            try:
+                self._load_uint8(path)
+            except (ImageDecodeError, OSError) as e:  # skipped later by the batches, with a warning
+                return str(e)
+            return None
+
         with ThreadPoolExecutor(threads) as pool:
-            for _ in pool.map(self._load_uint8, dict.fromkeys(self.paths)):
-                pass
+            for done, _ in enumerate(pool.map(load, photos), 1):
+                if progress is not None:
+                    progress(done, len(photos))
 
     def _load_uint8(self, path):
         """The photo as uint8, short side at least ``source_short_side`` (cached when asked):
@@ -144,7 +160,11 @@ class ColorizationDataset(keras.utils.PyDataset):
             cache_file = cache.cache_file(self.cache_dir, path, self.source_short_side)
             # Opened once per dataset: reopening per crop (stat, hash, header parse) held
             # Python's GIL long enough to cap a 14-thread pipeline near 750 crops/s.
-            cached = cache.open_cached(cache_file, memory_map=self._map_cache)
+            try:
+                cached = cache.open_cached(cache_file, memory_map=self._map_cache)
+            except ValueError as e:  # damaged entry: decode the photo again and replace it
+                warnings.warn(f"{e}; decoding {printable(path)} again", stacklevel=2)
+                cached = None
             if cached is not None:
                 self._cached[path] = cached
                 return cached
@@ -215,6 +235,26 @@ class ColorizationDataset(keras.utils.PyDataset):
             ab = ab.reshape(s, k, s, k, 2).mean(axis=(1, 3))
         return lightness_to_input(L)[..., None].astype(np.float32), ab_to_target(ab).astype(np.float32)
 
+    def _usable(self, j, make):
+        """``make(path)`` for photo ``j``; when that photo vanished or broke since the scan, the
+        next usable one stands in (so the batch keeps its shape), and the broken one is warned
+        about once and counted in :attr:`broken_photos`."""
+        n = len(self.paths)
+        for step in range(n):
+            path = self.paths[(j + step) % n]
+            if path in self.broken_photos:
+                continue
+            try:
+                return make(path)
+            except (ImageDecodeError, OSError) as e:
+                if path not in self.broken_photos:
+                    self.broken_photos[path] = str(e)
+                    warnings.warn(f"skipping a photo that vanished or broke during training "
+                                  f"({len(self.broken_photos)} so far): {printable(e)}",
+                                  stacklevel=2)
+        raise ValueError(f"every photo of the dataset failed to decode; the first: "
+                         f"{next(iter(self.broken_photos.values()))}")
+
     def __getitem__(self, index):
         if index >= len(self):
             raise IndexError(f"batch index out of range. Received: index={index}, len={len(self)}")
@@ -225,12 +265,12 @@ class ColorizationDataset(keras.utils.PyDataset):
             boxes = np.empty((len(idx), 7), np.float32)
             for k, j in enumerate(idx):
                 rng = np.random.default_rng([self.seed, self.epoch, index * self.batch_size + k])
-                boxes[k] = self._fill_window(windows[k], self.paths[j], rng)
+                boxes[k] = self._usable(j, lambda p, k=k, rng=rng: self._fill_window(windows[k], p, rng))
             return ((windows, boxes),)
         xs = ys = None
         for k, j in enumerate(idx):
             rng = np.random.default_rng([self.seed, self.epoch, index * self.batch_size + k])
-            x, y = self.example(self.paths[j], rng)
+            x, y = self._usable(j, lambda p, rng=rng: self.example(p, rng))
             if xs is None:  # filling preallocated batches copies each example once, not twice
                 xs = np.empty((len(idx), *x.shape), x.dtype)
                 ys = np.empty((len(idx), *y.shape), y.dtype)

@@ -53,7 +53,7 @@ def _inspect(path, image_size, min_chroma):
 
 
 def scan(source, *, image_size, fractions=(0.9, 0.05, 0.05), min_chroma=DEFAULT_MIN_CHROMA,
-         workers=None):
+         workers=None, progress=None):
     """Find trainable photos and assign them to splits.
 
     Parameters
@@ -65,6 +65,8 @@ def scan(source, *, image_size, fractions=(0.9, 0.05, 0.05), min_chroma=DEFAULT_
         Split fractions, by a stable hash of each path relative to its folder.
     min_chroma : float
         Photos whose mean Lab chroma is below this are skipped as ``near_gray``.
+    progress : callable, optional
+        ``progress(done, total)`` after each file is inspected.
 
     Returns
     -------
@@ -88,7 +90,9 @@ def scan(source, *, image_size, fractions=(0.9, 0.05, 0.05), min_chroma=DEFAULT_
     workers = workers or min(8, (os.cpu_count() or 1) * 2)
     with ThreadPoolExecutor(workers) as pool:
         results = pool.map(lambda e: _inspect(e[0], image_size, min_chroma), entries)
-        for (path, rel), (ok, reason, detail) in zip(entries, results):
+        for done, ((path, rel), (ok, reason, detail)) in enumerate(zip(entries, results), 1):
+            if progress is not None:
+                progress(done, len(entries))
             if ok:
                 split = split_of(rel, fractions)
                 splits[split].append(path)
