@@ -1,0 +1,71 @@
+"""bwcolor._io: atomic writes, temporary names, and which stale files may be removed."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from bwcolor import _io
+
+
+def test_atomic_write_replaces_whole_or_not_at_all(tmp_path):
+    target = tmp_path / "out.bin"
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError), _io.atomic_write(target) as f:
+        f.write(b"half of the new")
+        raise RuntimeError("killed mid-write")
+    assert target.read_bytes() == b"old"
+    assert os.listdir(tmp_path) == ["out.bin"]  # the temporary file is gone
+    with _io.atomic_write(target) as f:
+        f.write(b"new")
+    assert target.read_bytes() == b"new"
+
+
+def test_files_get_the_users_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        with _io.atomic_write(tmp_path / "a.png") as f:
+            f.write(b"x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.png").stat().st_mode & 0o777 == 0o644
+
+
+def test_temp_names_are_short_and_unique_whatever_the_final_name(tmp_path):
+    long_name = "x" * 250 + ".png"  # NAME_MAX is 255 bytes on most file systems
+    names = {_io.temp_name(".png") for _ in range(1000)}
+    assert len(names) == 1000 and max(map(len, names)) < 60
+    with _io.atomic_path(tmp_path / long_name) as tmp:
+        assert len(tmp.name) < 60 and tmp.suffix == ".png"
+        tmp.write_bytes(b"x")
+    assert (tmp_path / long_name).read_bytes() == b"x"
+    assert _io.temp_name(".weird suffix!").endswith(".tmp")  # not a plain extension: dropped
+
+
+def test_stale_files_of_dead_processes_only_are_removed(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead_pid = int(dead.stdout)
+    mine = _io.temp_name(".png")
+    theirs_dead = mine.replace(f"-{os.getpid()}-", f"-{dead_pid}-")
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        theirs_alive = mine.replace(f"-{os.getpid()}-", f"-{alive.pid}-")
+        host = "000000" if _io._HOST != "000000" else "111111"  # a shared folder's other machine
+        other_host = theirs_dead.replace(_io._HOST, host, 1)
+        names = [mine, theirs_dead, theirs_alive, other_host, ".a.jpg.tmp", "photo.png",
+                 ".bwcolor-notes.txt"]
+        for name in names:
+            (tmp_path / name).write_bytes(b"x")
+        assert _io.remove_stale_temp_files(tmp_path) == 1
+        left = set(os.listdir(tmp_path))
+        assert left == set(names) - {theirs_dead}
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+def test_atomic_write_json(tmp_path):
+    _io.atomic_write_json(tmp_path / "s.json", {"b": 1, "a": [1, 2]})
+    assert (tmp_path / "s.json").read_text() == '{\n  "a": [\n    1,\n    2\n  ],\n  "b": 1\n}\n'
