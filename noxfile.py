@@ -34,7 +34,7 @@ def lint(session):
 @nox.session
 def examples(session):
     """Run every gallery example script (each finishes in under a minute on 2 cores)."""
-    session.install("-e", ".")
+    session.install("-e", ".[plot]")
     import glob
 
     for script in sorted(glob.glob("examples/plot_*.py")):
@@ -43,9 +43,11 @@ def examples(session):
 
 @nox.session
 def docs(session):
-    """Build the HTML docs with the examples gallery executed; warnings are errors."""
+    """Build the HTML docs with the examples gallery executed; warnings are errors. Then check
+    that every public function, class and method has its own entry, and the model card renders."""
     session.install("-e", ".[docs]")
     session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html")
+    session.run("python", "scripts/check_docs_anchors.py", "docs/_build/html")
 
 
 @nox.session
@@ -56,3 +58,12 @@ def bench(session, backend):
     session.run("python", "benchmarks/train_speed.py", "--size", "128", "256", env=env)
     session.run("python", "benchmarks/data_pipeline.py", env=env)
     session.run("python", "benchmarks/colorize_latency.py", env=env)
+
+
+@nox.session
+@nox.parametrize("plot", ["without", "with"])
+def cold_start(session, plot):
+    """Seconds to the first colorized photo, from fresh processes, JAX cache cold and warm; with
+    and without matplotlib installed (Keras imports pyplot whenever it is there)."""
+    session.install("-e", ".[plot]" if plot == "with" else ".")
+    session.run("python", "benchmarks/cold_start.py", env={"KERAS_BACKEND": "jax"})

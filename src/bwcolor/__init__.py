@@ -38,4 +38,6 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(__all__)
+    # What a module's dir() normally lists (``__all__``, ``__version__``, submodules already
+    # imported), plus the lazy names: tools such as Sphinx's autosummary look for ``__all__`` here.
+    return sorted(set(globals()) | set(__all__))

@@ -2,7 +2,7 @@
 
 Regression on ab averages the plausible colors of an object, and the average of many colors is
 brown/gray: the tutorial's known sepia failure. Classification over quantized ab (Zhang et al.
-2016) keeps multimodal predictions, class rebalancing stops common desaturated bins dominating the
+2016 [1]_) keeps multimodal predictions, class rebalancing stops common desaturated bins dominating the
 loss, and the annealed mean picks a vivid but spatially coherent color at decoding time.
 
 References

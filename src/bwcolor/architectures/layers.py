@@ -12,7 +12,7 @@ __all__ = ["GrayToRGB", "TileToGrid", "output_head"]
 
 @keras.saving.register_keras_serializable(package="bwcolor")
 class TileToGrid(layers.Layer):
-    """Tile a global feature vector (B, C) over the spatial grid of a reference map (B, H, W, *).
+    """Tile a global feature vector ``(B, C)`` over the spatial grid of a reference map ``(B, H, W, *)``.
 
     Deep Koalarization's fusion step, written so any H, W works (fully convolutional).
     """

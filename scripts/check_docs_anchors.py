@@ -1,0 +1,148 @@
+"""Check a built HTML documentation: every public name has its own entry, and the pages render.
+
+    python scripts/check_docs_anchors.py [docs/_build/html]
+
+Run by ``.ci/run`` and ``nox -s docs`` right after ``sphinx-build``. It imports bwcolor and
+lists what is public: each module of ``PUBLIC_MODULES``, every function and class in its
+``__all__``, and every public method and property a class defines itself (not those inherited
+from Keras). Each must have an anchor (an HTML ``id``, as ``bwcolor.Colorizer.fit``) somewhere in
+the built pages, which Sphinx gives only to an entry that autodoc rendered. It also checks that
+the model card is rendered as a page (its tables and its picture, not Markdown source) and that
+the landing page shows the before/after picture. Exits 1 and names everything missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import re
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The modules docs/api.rst documents; keep the two lists the same.
+PUBLIC_MODULES = (
+    "bwcolor",
+    "bwcolor.data",
+    "bwcolor.color",
+    "bwcolor.color.ops",
+    "bwcolor.architectures",
+    "bwcolor.losses",
+    "bwcolor.device_crops",
+    "bwcolor.metrics",
+    "bwcolor.plotting",
+)
+# Named in the docs' text and the README: the check fails if they ever stop being public.
+REQUIRED = tuple(f"bwcolor.Colorizer.{m}" for m in ("fit", "colorize", "evaluate", "save", "from_preset"))
+REQUIRED += ("bwcolor.data.sample_photo",)
+
+
+def expected_anchors():
+    """``{anchor: what it is}`` for every public module, function, class, method and property.
+
+    A name exported by two public modules (``bwcolor.DatasetReport`` is
+    ``bwcolor.data.DatasetReport``) is one object and needs one entry: its anchors are joined
+    with " or ", and any one of them will do.
+    """
+    entries = {}  # id(object) -> [kind, anchors]; dicts keep the first-seen order
+
+    def add(key, anchor, kind):
+        entries.setdefault(key, [kind, []])[1].append(anchor)
+
+    for modname in PUBLIC_MODULES:
+        module = importlib.import_module(modname)
+        add(("module", modname), f"module-{modname}", "module")
+        for name in getattr(module, "__all__", ()):
+            obj = getattr(module, name)
+            if inspect.isclass(obj):
+                add(id(obj), f"{modname}.{name}", "class")
+                for attr, value in vars(obj).items():
+                    if attr.startswith("_"):
+                        continue
+                    if isinstance(value, (staticmethod, classmethod, property)) or inspect.isfunction(value):
+                        add((id(obj), attr), f"{modname}.{name}.{attr}", "method or property")
+            elif callable(obj):
+                add(id(obj), f"{modname}.{name}", "function")
+            # Constants (DEFAULT_TEMPERATURE, SPLITS, ...) are described in their module's text.
+    expected = {" or ".join(anchors): kind for kind, anchors in entries.values()}
+    for anchor in REQUIRED:
+        if not any(anchor in key.split(" or ") for key in expected):
+            expected[anchor] = "required"
+    return expected
+
+
+class _Page(HTMLParser):
+    """The ids, tables and images of one HTML page."""
+
+    def __init__(self):
+        super().__init__()
+        self.ids, self.images, self.tables = set(), [], 0
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if attrs.get("id"):
+            self.ids.add(attrs["id"])
+        if tag == "img":
+            self.images.append(attrs.get("src", ""))
+        elif tag == "table":
+            self.tables += 1
+
+
+def _parse(path):
+    page = _Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    return page
+
+
+def check(html_dir):
+    """Return the list of problems found in the built docs (empty when all is well)."""
+    html_dir = Path(html_dir)
+    if not (html_dir / "index.html").is_file():
+        return [f"no built documentation: {html_dir / 'index.html'} does not exist "
+                "(run sphinx-build first)"]
+    problems = []
+    pages = {p.relative_to(html_dir).as_posix(): _parse(p) for p in html_dir.rglob("*.html")}
+    found = set().union(*(p.ids for p in pages.values()))
+    for anchors, kind in sorted(expected_anchors().items()):
+        if not found.intersection(anchors.split(" or ")):
+            problems.append(f"no entry for {anchors} ({kind}): no HTML page has such an id")
+
+    card = pages.get("model_card.html")
+    if card is None:
+        problems.append("the model card is not a page: model_card.html is missing")
+    else:
+        # docs/model_card.md has 4 tables; rendered as Markdown source it would have none.
+        if card.tables < 4:
+            problems.append(f"model_card.html should show the model card's 4 tables. Received: {card.tables}")
+        if not any("model_card_sheet" in src for src in card.images):
+            problems.append(f"model_card.html does not show model_card_sheet.png. Received images: {card.images}")
+    if not any("castle_before_after" in src for src in pages["index.html"].images):
+        problems.append("index.html does not show castle_before_after.png. "
+                        f"Received images: {pages['index.html'].images}")
+    for page_name in ("model_card.html", "index.html"):
+        for src in pages.get(page_name, _Page()).images:
+            if not re.match(r"[a-z]+:", src) and not (html_dir / src).is_file():
+                problems.append(f"{page_name} shows an image that was not copied: {src!r}")
+    return problems
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("html_dir", nargs="?", type=Path, default=ROOT / "docs" / "_build" / "html")
+    args = p.parse_args(argv)
+    problems = check(args.html_dir)
+    for problem in problems:
+        print(f"check_docs_anchors: {problem}", file=sys.stderr)
+    if problems:
+        print(f"check_docs_anchors: {len(problems)} problem(s) in {args.html_dir}", file=sys.stderr)
+        return 1
+    print(f"check_docs_anchors: {len(expected_anchors())} public names, each with its own entry; "
+          f"model card and landing page rendered ({args.html_dir})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
