@@ -1,15 +1,15 @@
 """
-Colorize a photo with the bundled model
-=======================================
+Check the colors against a color photo
+======================================
 
-``Colorizer.from_preset("default")`` loads the pretrained model that ships inside bwcolor (no
-download). Here we take a color photo, remove its colors, and let the model put them back, so we
-can compare with the truth.
+A black-and-white photo has no truth to compare with. A color photo does: remove its colors,
+let the bundled ``default`` model put them back, and compare. ``colorize`` accepts paths, PIL
+images and numpy arrays; a color input is first reduced to its lightness L*, exactly as a
+black-and-white scan would be.
 """
 
 # %%
-# Load the model and a photo. ``colorize`` accepts paths, PIL images and numpy arrays; a color
-# input is first reduced to its lightness L*, exactly as for a black-and-white scan.
+# Load the model and a color photo (scikit-image's coffee cup).
 import matplotlib.pyplot as plt
 import numpy as np
 
