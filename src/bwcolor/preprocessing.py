@@ -1,0 +1,111 @@
+"""Photo -> model input: the photo's full-resolution L* and the render shape the model sees.
+
+:class:`Preprocessor` takes paths, PIL images and arrays (gray or color, uint8 or float), reduces
+them to L* (uint8 photos by lookup tables, not a color conversion per pixel) and resizes L* to
+one of a bounded set of render shapes, so that photos of any size compile few model shapes.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+from PIL import Image
+
+from bwcolor import color, data, presets
+
+__all__ = ["Preprocessor", "is_single"]
+
+#: Aspect ratios from 1:1 to 8:1 (2^3) are rounded to 2^(3 k / _ASPECT_STEPS): one compiled
+#: render shape per step and orientation.
+_ASPECT_STEPS = 12
+
+
+def is_single(images):
+    """True for one photo (a path, PIL image or array), False for a list of them."""
+    return isinstance(images, (str, os.PathLike, Image.Image, np.ndarray))
+
+
+class Preprocessor:
+    """Photos -> model inputs (B, h, w, 1) of scaled L* at a render shape.
+
+    Parameters
+    ----------
+    image_size : int
+        The training crop size: the default render size.
+    input_multiple : int
+        The model takes sides that are multiples of this.
+    """
+
+    def __init__(self, image_size, input_multiple):
+        self.image_size = int(image_size)
+        self.input_multiple = int(input_multiple)
+
+    def lightness(self, image):
+        """Full-resolution L* (float32, H x W) of a path, PIL image or array; gray or color."""
+        if isinstance(image, (str, os.PathLike)):
+            image = data.open_image(image)
+        if isinstance(image, Image.Image):
+            return data.pil_to_lightness(image)
+        if isinstance(image, np.ndarray):
+            rgb = data.validate_image_array(image, keep_uint8=True)
+            if rgb.dtype == np.uint8:  # lookup tables, not a color conversion per pixel
+                return (color.uint8_gray_to_lightness(rgb) if rgb.ndim == 2
+                        else color.uint8_rgb_to_lightness(rgb))
+            return color.rgb_to_lab(rgb)[..., 0]
+        raise TypeError(f"image must be a path, a PIL image or a numpy array. "
+                        f"Received: {type(image).__name__}")
+
+    def check_render_size(self, render_size):
+        """The render size to use (default: the training size), or a ValueError naming it."""
+        if render_size is None:
+            return self.image_size
+        low = max(presets.MIN_RENDER_SIZE, self.input_multiple)
+        if isinstance(render_size, bool) or not isinstance(render_size, (int, np.integer)):
+            raise TypeError(f"render_size must be an int. Received: render_size={render_size!r}")
+        if not low <= render_size <= presets.MAX_RENDER_SIZE:
+            raise ValueError(f"render_size must be in [{low}, {presets.MAX_RENDER_SIZE}]. "
+                             f"Received: render_size={render_size!r}")
+        return int(render_size)
+
+    def render_shape(self, height, width, render_size=None):
+        """(h, w) the model sees for an H x W photo (see :meth:`bwcolor.Colorizer.render_shape`)."""
+        size = self.check_render_size(render_size)
+        if min(height, width) < 1:
+            raise ValueError(f"a photo needs at least 1 x 1 pixels. Received: {height} x {width}")
+        short, long_side = min(height, width), max(height, width)
+        size = min(size, max(short, self.image_size))
+        m = self.input_multiple
+        s = max(m, round(size / m) * m)
+        step = min(_ASPECT_STEPS, max(0, round(_ASPECT_STEPS / 3 * math.log2(long_side / short))))
+        long_render = max(s, round(s * 2 ** (3 * step / _ASPECT_STEPS) / m) * m)
+        return (s, long_render) if height <= width else (long_render, s)
+
+    def prepare(self, images, render_size=None):
+        """[(L*, render shape)] of one photo or a list of them, and whether it was one."""
+        single = is_single(images)
+        if not single and not isinstance(images, (list, tuple)):
+            raise TypeError(f"images must be a path, a PIL image, a numpy array, or a list of "
+                            f"these. Received: {type(images).__name__}")
+        prepared = []
+        for item in [images] if single else images:
+            lightness = self.lightness(item)
+            prepared.append((lightness, self.render_shape(*lightness.shape, render_size)))
+        return prepared, single
+
+    def batches(self, prepared, batch_size=8):
+        """Yield ``(indices, x)``: the photos of :meth:`prepare` grouped by render shape,
+        ``batch_size`` at a time, as model inputs x (B, h, w, 1). Batches of a shape shared by
+        several photos are padded to ``batch_size``, so each shape compiles once."""
+        by_shape = {}
+        for i, (_, shape) in enumerate(prepared):
+            by_shape.setdefault(shape, []).append(i)
+        for (h, w), group in by_shape.items():
+            for start in range(0, len(group), batch_size):
+                indices = group[start:start + batch_size]
+                x = np.zeros((batch_size if len(group) > 1 else 1, h, w, 1), dtype=np.float32)
+                for j, i in enumerate(indices):
+                    small = Image.fromarray(prepared[i][0], mode="F").resize((w, h), Image.BILINEAR)
+                    x[j, ..., 0] = color.lightness_to_input(np.asarray(small))
+                yield indices, x
