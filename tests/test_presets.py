@@ -1,0 +1,110 @@
+"""bwcolor.presets: configs validated by value as well as type, errors that name the file, bundled
+names never shadowed, and overwrite that only ever replaces a preset."""
+
+import json
+import shutil
+
+import pytest
+
+from bwcolor import Colorizer, presets
+
+TINY = dict(widths=(8, 8), blocks=(1, 1))
+GOOD = {"architecture": "default", "image_size": 32, "loss": "mse", "architecture_config": TINY}
+
+
+@pytest.fixture(scope="module")
+def tiny_preset(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("p") / "tiny"
+    Colorizer("default", image_size=32, loss="mse", architecture_config=TINY).save(folder)
+    return folder
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"image_size": 0}, "image_size must be in"),
+    ({"image_size": 100000}, "image_size must be in"),
+    ({"image_size": "64"}, "'image_size' must be int"),
+    ({"architecture": "resnet"}, "unknown architecture"),
+    ({"loss": "hinge"}, "unknown loss"),
+    ({"learning_rate": -1.0}, "learning_rate must be > 0"),
+    ({"annealing_temperature": 0}, "annealing_temperature must be > 0"),
+    ({"optimizer": "sgd"}, "optimizer must be"),
+    ({"mixed_precision": "int8"}, "mixed_precision must be"),
+    ({"loss_config": {"grid_step": 0}}, "grid_step"),
+    ({"loss_config": {"grid_step": -10}}, "grid_step"),
+    ({"loss_config": {"weights": [1.0, float("nan")]}}, "weights"),
+    ({"loss_config": {"rebalancing_lambda": 2}}, "rebalancing_lambda"),
+    ({"format_version": 99}, "newer bwcolor"),
+    ({"surprise": 1}, "unknown keys"),
+])
+def test_config_values_are_validated(change, message):
+    with pytest.raises(ValueError, match=message):
+        presets.validate_config({**GOOD, **change}, source="x/config.json")
+
+
+def test_every_json_error_names_its_file(tiny_preset, tmp_path):
+    bad = tmp_path / "bad"
+    shutil.copytree(tiny_preset, bad)
+    (bad / "config.json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"bad/config\.json"):
+        Colorizer.from_preset(bad)
+    shutil.copy(tiny_preset / "config.json", bad / "config.json")
+    (bad / "metadata.json").write_text("[1, 2")
+    with pytest.raises(ValueError, match=r"bad/metadata\.json"):
+        Colorizer.from_preset(bad)
+    (bad / "metadata.json").write_text("{}")
+    config = json.loads((bad / "config.json").read_text())
+    (bad / "config.json").write_text(json.dumps({**config, "image_size": -4}))
+    with pytest.raises(ValueError, match=r"bad/config\.json.*image_size"):
+        Colorizer.from_preset(bad)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "last.keras").write_bytes(b"x")
+    (run / "state.json").write_text("{oops")
+    with pytest.raises(ValueError, match=r"run/state\.json"):
+        Colorizer.resume(run)
+
+
+def test_a_folder_never_shadows_a_bundled_name(tiny_preset, tmp_path, monkeypatch):
+    shutil.copytree(tiny_preset, tmp_path / "default")
+    monkeypatch.chdir(tmp_path)
+    assert presets.resolve("default") == presets.BUILTIN_DIR / "default"
+    assert presets.resolve("./default").resolve() == (tmp_path / "default").resolve()
+    assert Colorizer.from_preset("./default").config["image_size"] == 32
+    assert Colorizer.from_preset("default").config["image_size"] != 32
+
+
+def test_save_overwrite_replaces_only_a_preset(tiny_preset, tmp_path):
+    c = Colorizer.from_preset(tiny_preset)
+    precious = tmp_path / "photos"
+    precious.mkdir()
+    (precious / "grandma.jpg").write_bytes(b"the only scan")
+    with pytest.raises(FileExistsError, match="only a bwcolor preset"):
+        c.save(precious, overwrite=True)
+    assert (precious / "grandma.jpg").read_bytes() == b"the only scan"
+    (tmp_path / "notes.txt").write_text("keep me")
+    with pytest.raises(FileExistsError):
+        c.save(tmp_path / "notes.txt", overwrite=True)
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
+    # A folder named like the old fixed backup name is not touched either.
+    target = tmp_path / "model"
+    c.save(target)
+    (tmp_path / ".model.old").mkdir()
+    (tmp_path / ".model.old" / "mine.txt").write_text("mine")
+    c.save(target, overwrite=True)
+    assert (tmp_path / ".model.old" / "mine.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".model.old", "model", "notes.txt", "photos"]
+
+
+def test_run_folder_without_best_is_explained(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "state.json").write_text("{}")
+    with pytest.raises(ValueError, match="no best/"):
+        presets.resolve(run)
+
+
+def test_bundled_presets_are_valid():
+    for name in presets.available():
+        folder, config, metadata = presets.read_preset(name)
+        assert folder.is_dir() and isinstance(metadata, dict)
+        assert presets.validate_config(config) is config
