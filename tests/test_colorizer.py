@@ -57,12 +57,12 @@ def test_colorize_keeps_the_photos_own_lightness(trained, photos):
 
 def test_colorize_in_bands_equals_colorize_whole(trained, photos, monkeypatch):
     """Large photos are joined in bands of rows on a thread pool: same pixels as one piece."""
-    from bwcolor import colorizer
+    from bwcolor import postprocessing
 
     c, _, _ = trained
     rgb = photos["chelsea"][:101, :157]
     whole = c.colorize(rgb)
-    monkeypatch.setattr(colorizer, "_JOIN_BAND_PIXELS", 157 * 7)  # 15 bands, the last ragged
+    monkeypatch.setattr(postprocessing, "_JOIN_BAND_PIXELS", 157 * 7)  # 15 bands, the last ragged
     np.testing.assert_array_equal(c.colorize(rgb), whole)
 
 
@@ -179,10 +179,10 @@ def test_evaluate_returns_all_metrics(trained, photo_dir, tmp_path):
     broken = tmp_path / "broken.png"
     broken.write_bytes((photo_dir / "coffee.jpg").read_bytes()[:300])
     paths = [photo_dir / "coffee.jpg", broken]
-    from bwcolor.colorizer import _reference_crops
+    from bwcolor.evaluation import reference_crops
 
     with pytest.warns(UserWarning, match=r"broken\.png"):
-        crops, read, skipped = _reference_crops(paths, 32, None)
+        crops, read, skipped = reference_crops(paths, 32, None)
     assert len(crops) == 1 and skipped == 1 and read == [photo_dir / "coffee.jpg"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)

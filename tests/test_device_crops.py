@@ -165,9 +165,9 @@ def test_grain_pipeline_sends_the_same_windows(photo_paths):
 def test_no_room_for_the_decode_cache_warns_and_decodes(photo_dir, monkeypatch, training_datasets):
     import types
 
-    import bwcolor.colorizer
+    import bwcolor.training.loaders
 
-    monkeypatch.setattr(bwcolor.colorizer.shutil, "disk_usage", lambda _: types.SimpleNamespace(free=10**4))
+    monkeypatch.setattr(bwcolor.training.loaders.shutil, "disk_usage", lambda _: types.SimpleNamespace(free=10**4))
     c = Colorizer("default", image_size=32, architecture_config=TINY)
     # Recorded rather than pytest.warns, which re-raises the backends' own deprecation chatter.
     with warnings.catch_warnings(record=True) as caught:

@@ -51,11 +51,24 @@ class RunCheckpoint(keras.callbacks.Callback):
 
     When a write fails (a full disk, say) training stops with an ``OSError`` that says the run
     is intact and can be resumed.
+
+    Parameters
+    ----------
+    run_dir : path
+    config, metadata : dict
+        The Colorizer's, written into ``state.json`` as they are at each epoch's end (the
+        metadata gets ``best_epoch``).
+    save_best : callable
+        ``save_best(folder)`` writes the preset of the model's current weights (it may replace
+        an older one).
+    best : float, optional
+        The best monitored loss so far (of the run being resumed).
     """
 
-    def __init__(self, colorizer, run_dir, best=None, resume=False, initial_epoch=0):
+    def __init__(self, run_dir, *, config, metadata, save_best, best=None, resume=False,
+                 initial_epoch=0):
         super().__init__()
-        self.colorizer = colorizer
+        self.config, self.metadata, self.save_best = config, metadata, save_best
         self.run = Path(run_dir)
         self.run.mkdir(parents=True, exist_ok=True)
         remove_stale_temp_files(self.run)  # of a run that was killed mid-write
@@ -94,11 +107,11 @@ class RunCheckpoint(keras.callbacks.Callback):
             self.model.save(tmp)
         improved = monitored is not None and _finite(monitored) and monitored < self.best
         if improved:
-            self.colorizer.metadata["best_epoch"] = epoch + 1
-            self.colorizer.save(self.run / "best", overwrite=True)
+            self.metadata["best_epoch"] = epoch + 1
+            self.save_best(self.run / "best")
         atomic_write_json(self.run / "state.json", {
             "epoch": epoch + 1, "best": float(monitored) if improved else self.best,
-            "config": self.colorizer.config, "metadata": self.colorizer.metadata})
+            "config": self.config, "metadata": self.metadata})
         if improved:
             self.best = float(monitored)
         self.rows.append({"epoch": epoch + 1, "seconds": seconds,

@@ -1,0 +1,119 @@
+"""fit's arguments, data source and run folder, checked before any work (a mistake should fail in
+a second, naming the argument, not after an hour of scanning and training)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from bwcolor._arguments import check_fraction, check_int, check_positive
+from bwcolor._io import atomic_write
+from bwcolor.training.loaders import resolve_workers
+
+
+@dataclasses.dataclass(frozen=True)
+class FitOptions:
+    """:meth:`bwcolor.Colorizer.fit`'s arguments after ``data_source`` (documented there)."""
+
+    epochs: int
+    batch_size: int
+    validation_split: float
+    test_split: float
+    checkpoint_dir: Any
+    resume: bool
+    mixed_precision: Any
+    steps_per_epoch: Any
+    validation_data: Any
+    degradations: Any
+    cache_dir: Any
+    workers: Any
+    use_multiprocessing: bool
+    loader: str
+    seed: int
+    repeats: int
+    time_budget: Any
+    distribute: Any
+    targets_on_device: Any
+    crops_on_device: Any
+    verbose: Any
+    callbacks: Any
+
+
+def check_fit_options(o, data_source):
+    """``o`` with its numbers as int/float, or the TypeError/ValueError of the first bad one."""
+    for option, value in (("targets_on_device", o.targets_on_device),
+                          ("crops_on_device", o.crops_on_device)):
+        if value not in ("auto", True, False):
+            raise ValueError(f"{option} must be 'auto', True or False. Received: {option}={value!r}")
+    resolve_workers(o.workers, False)  # validate before any work
+    o = dataclasses.replace(
+        o, epochs=check_int("epochs", o.epochs), batch_size=check_int("batch_size", o.batch_size),
+        repeats=check_int("repeats", o.repeats), seed=check_int("seed", o.seed, low=0),
+        steps_per_epoch=check_int("steps_per_epoch", o.steps_per_epoch, allow_none=True),
+        time_budget=check_positive("time_budget", o.time_budget, allow_none=True))
+    if not isinstance(data_source, keras.utils.PyDataset):
+        check_fraction("validation_split", o.validation_split)
+        check_fraction("test_split", o.test_split)
+        if o.validation_split + o.test_split >= 1:
+            raise ValueError(f"validation_split + test_split must be < 1. Received: validation_"
+                             f"split={o.validation_split}, test_split={o.test_split}")
+        check_data_source(data_source)
+    if o.loader not in ("pydataset", "grain"):
+        raise ValueError(f"loader must be 'pydataset' or 'grain'. Received: loader={o.loader!r}")
+    _check_crops_on_device(o)
+    return o
+
+
+def _check_crops_on_device(o):
+    """What crops_on_device=True cannot be combined with."""
+    if o.crops_on_device is not True:
+        return
+    if o.targets_on_device is False:
+        raise ValueError("crops_on_device=True computes the targets on the device; it cannot "
+                         "be combined with targets_on_device=False")
+    if o.degradations not in (None, False):
+        raise ValueError("degradations act on the host's L*, which crops_on_device=True does "
+                         "not compute; pass one or the other")
+    if o.validation_data is not None:
+        raise ValueError("crops_on_device=True trains on photo windows; a validation_data "
+                         "dataset of (L input, target) batches cannot be scored by it. Use "
+                         "validation_split, or crops_on_device=False")
+
+
+def check_data_source(data_source):
+    """Fail in a second, naming the path, when the training photos are not there."""
+    items = [data_source] if isinstance(data_source, (str, os.PathLike)) else data_source
+    if not isinstance(items, (list, tuple)):
+        raise TypeError(f"data_source must be a folder, a list of paths or a keras PyDataset. "
+                        f"Received: {type(data_source).__name__}")
+    if not items:
+        raise ValueError("data_source is an empty list: no photos to train on")
+    for item in items:
+        if not isinstance(item, (str, os.PathLike)):
+            raise TypeError(f"data_source paths must be str or os.PathLike. "
+                            f"Received: {type(item).__name__}")
+    if isinstance(data_source, (str, os.PathLike)) and not Path(data_source).exists():
+        raise FileNotFoundError(f"training data not found. Received: data_source={str(data_source)!r}")
+
+
+def check_run_folder(run, n_params):
+    """Before the first epoch: the run folder can be written and has room for checkpoints."""
+    try:
+        run.mkdir(parents=True, exist_ok=True)
+        with atomic_write(run / ".bwcolor-write-check") as f:
+            f.write(b"ok")
+        (run / ".bwcolor-write-check").unlink()
+    except OSError as e:
+        raise ValueError(f"the run folder cannot be written ({e.strerror}). "
+                         f"Received: checkpoint_dir={str(run)!r}") from None
+    # last.keras (weights + 2 Adam slots) and best/ (weights), each twice while it is replaced.
+    needed = 2 * (4 * 3 * n_params + 4 * n_params) + (8 << 20)
+    free = shutil.disk_usage(run).free
+    if free < needed:
+        raise ValueError(f"the run folder's disk has {free / 2**20:.0f} MiB free; checkpoints "
+                         f"need about {needed / 2**20:.0f} MiB. Received: checkpoint_dir={str(run)!r}")

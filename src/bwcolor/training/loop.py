@@ -1,0 +1,180 @@
+""":meth:`bwcolor.Colorizer.fit`'s work, step by step: check the arguments, open the run, load
+the photos, set up the model (distribution, mixed precision, class rebalancing, loss), train with
+the run-folder callbacks, then record and score.
+
+The functions here take the Colorizer being trained and use only its ``model``, ``config``,
+``metadata``, ``report``, ``head``, ``save``, ``evaluate`` and ``type(c).from_preset``, and its
+model hooks ``_attach(model)``, ``_rebuild_keeping_weights()``, ``_inference_model`` and
+``_write_metadata_into(folder)``. Nothing here imports the Colorizer.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from pathlib import Path
+
+import keras
+
+from bwcolor import _backend, architectures, losses
+from bwcolor.device_crops import DeviceCropModel
+from bwcolor.training import callbacks, checks, devices, loaders, rebalancing, resume
+
+
+def fit(colorizer, data_source, options):
+    """Train ``colorizer`` on ``data_source`` with :class:`~bwcolor.training.FitOptions`;
+    return the ``keras.callbacks.History``."""
+    o = checks.check_fit_options(options, data_source)
+    run = Path(o.checkpoint_dir) if o.checkpoint_dir else None
+    start, precision = _open(colorizer, run, o)
+    device_crops, rgb_targets = devices.place_crops_and_targets(o, start.model)
+    if run is not None:
+        checks.check_run_folder(run, colorizer.model.count_params())
+    splits = _scan(colorizer, data_source, o)
+    with loaders.training_data(data_source, o, splits, image_size=colorizer.config["image_size"],
+                               output_stride=architectures.output_stride(colorizer.model),
+                               device_crops=device_crops, rgb_targets=rgb_targets) as td:
+        # Only now, with usable data in hand, change the model: a failed fit leaves it as it was.
+        trainer = _prepare_model(colorizer, o, td, start, precision)
+        started = time.time()
+        _record_settings(colorizer, o, td)
+        nonfinite = callbacks.StopOnNonFiniteLoss()
+        cbs = _callbacks(colorizer, run, o, start, nonfinite)
+        if start.epoch >= o.epochs:
+            if o.verbose:
+                print(f"Nothing to do: the run already trained {start.epoch} of {o.epochs} epochs.")
+            return keras.callbacks.History()
+        history = _train(colorizer, trainer, td, o, cbs, start.epoch)
+        _after_training(colorizer, history, td, nonfinite, run, o, started, start.epoch)
+        return history
+
+
+def make_loss(config):
+    """The loss of ``config`` (its class weights included)."""
+    # rebalancing_lambda only shapes the weights computed in fit; the loss takes the weights.
+    kwargs = {k: v for k, v in config["loss_config"].items() if k != "rebalancing_lambda"}
+    return losses.get(config["loss"], **kwargs)
+
+
+def make_optimizer(config):
+    """A fresh optimizer of ``config``."""
+    if config["optimizer"] == "rmsprop":
+        return keras.optimizers.RMSprop(config["learning_rate"])
+    return keras.optimizers.Adam(config["learning_rate"])
+
+
+def _open(colorizer, run, o):
+    """(Start, mixed precision): a resumed run's own config and metadata replace the
+    Colorizer's (the checkpoint decides the precision); otherwise "auto" is resolved."""
+    if not o.resume:
+        return resume.Start(), devices.resolve_mixed_precision(o.mixed_precision)
+    start = resume.open_run(run, colorizer.config)
+    colorizer.config = start.state["config"]
+    colorizer.metadata = start.state.get("metadata", {})
+    return start, None
+
+
+def _scan(colorizer, data_source, o):
+    """The photos' train/validation/test splits (None for a PyDataset); sets ``report``."""
+    if isinstance(data_source, keras.utils.PyDataset):
+        return None
+    splits, colorizer.report = loaders.scan_photos(data_source, o, colorizer.config["image_size"])
+    if not splits["train"]:
+        raise ValueError(f"no usable training photos.\n{colorizer.report}")
+    return splits
+
+
+def _prepare_model(colorizer, o, td, start, precision):
+    """The model fit trains, compiled: after distribution, precision and class rebalancing."""
+    distributed = devices.setup_distribution(o.distribute, o.batch_size)
+    config = colorizer.config
+    if not o.resume and (distributed or precision != config["mixed_precision"]):
+        # Layers take their dtype policy, and variables their layout, when they are built.
+        config["mixed_precision"] = precision
+        colorizer._rebuild_keeping_weights()
+    stride = architectures.output_stride(colorizer.model)
+    if colorizer.head == "classification" and "weights" not in config["loss_config"]:
+        config["loss_config"]["weights"] = rebalancing.rebalancing_weights(
+            td.splits["train"] if td.splits else td.train, config, stride)
+    if o.resume:
+        colorizer._attach(start.model.model if td.device_crops else start.model)
+        return start.model
+    loss = make_loss(config)
+    if td.rgb_targets:
+        loss = losses.RGBTargets(loss, output_stride=stride)
+    # The model that fit() trains; its weights are colorizer.model's.
+    trainer = (DeviceCropModel(colorizer.model, config["image_size"]) if td.device_crops
+               else colorizer.model)
+    trainer.compile(optimizer=make_optimizer(config), loss=loss)
+    return trainer
+
+
+def _record_settings(colorizer, o, td):
+    colorizer.metadata.setdefault("training", {}).update({
+        "epochs": o.epochs, "batch_size": o.batch_size, "seed": o.seed,
+        "mixed_precision": colorizer.config["mixed_precision"], "backend": _backend.name(),
+        "devices": _backend.devices(), "time_budget": o.time_budget,
+        "degradations": td.degradations.get_config() if td.degradations else None,
+        "targets_on_device": bool(td.rgb_targets), "crops_on_device": bool(td.device_crops),
+    })
+    if colorizer.report is not None:
+        colorizer.metadata["dataset"] = colorizer.report.as_dict()
+
+
+def _callbacks(colorizer, run, o, start, nonfinite):
+    cbs = [nonfinite, *(o.callbacks or [])]
+    if run is not None:
+        cbs.append(callbacks.RunCheckpoint(
+            run, config=colorizer.config, metadata=colorizer.metadata,
+            save_best=functools.partial(colorizer.save, overwrite=True),
+            best=start.state.get("best"), resume=o.resume, initial_epoch=start.epoch))
+    if o.time_budget is not None:
+        cbs.append(callbacks.TimeBudget(o.time_budget))
+    return cbs
+
+
+def _train(colorizer, trainer, td, o, cbs, initial_epoch):
+    if o.verbose:
+        print(f"Training from epoch {initial_epoch + 1} to {o.epochs}; the first steps "
+              f"compile the model for this machine (seconds to minutes)...", flush=True)
+    try:
+        # shuffle=False: bwcolor's datasets shuffle themselves (per epoch, from the seed).
+        return trainer.fit(td.train, validation_data=td.validation, epochs=o.epochs,
+                           initial_epoch=initial_epoch, steps_per_epoch=td.steps_per_epoch,
+                           callbacks=cbs, verbose=o.verbose, shuffle=False)
+    finally:
+        colorizer._inference_model = None  # weights changed: rebuild the float32 copy on demand
+
+
+def _after_training(colorizer, history, td, nonfinite, run, o, started, initial_epoch):
+    """Broken photos counted, a NaN loss reported, time and epochs recorded, test split scored."""
+    record = colorizer.metadata["training"]
+    broken = getattr(td.train, "broken_photos", None)
+    if broken:
+        record["photos_broken_during_training"] = len(broken)
+        if o.verbose:
+            print(f"Skipped {len(broken)} photos that vanished or broke during training: "
+                  + "; ".join(list(broken.values())[:5]), flush=True)
+    if nonfinite.stopped_at is not None:
+        resume.recover_from_nonfinite_loss(colorizer.model, nonfinite, run)
+    record["seconds"] = round(record.get("seconds", 0) + time.time() - started, 1)
+    record["epochs_completed"] = initial_epoch + len(history.epoch)
+    _score_test_split(colorizer, td.splits["test"] if td.splits else [], run, o.verbose)
+
+
+def _score_test_split(colorizer, test, run, verbose):
+    """Final weights into ``metadata["test_metrics"]``; best/'s own weights into its metadata."""
+    if test:
+        colorizer.metadata["test_metrics"] = colorizer.evaluate(test)
+        if verbose:
+            print("Test split:", json.dumps(colorizer.metadata["test_metrics"]), flush=True)
+    if run is None or not (run / "best").is_dir():
+        return
+    scores = {}
+    if test:
+        # best/ holds the best validation epoch, not the last: score its own weights.
+        scores["test_metrics"] = type(colorizer).from_preset(run / "best").evaluate(test)
+        if verbose:
+            print("Test split, best/ weights:", json.dumps(scores["test_metrics"]), flush=True)
+    colorizer._write_metadata_into(run / "best", **scores)

@@ -1,0 +1,88 @@
+"""Training run folders: reading one to resume it, and falling back to its last good checkpoint
+when the loss stops being finite."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from bwcolor import presets
+
+#: What a resumed run must share with the Colorizer that resumes it.
+RUN_DEFINING_KEYS = ("architecture", "architecture_config", "image_size", "loss")
+
+
+def as_json(value):
+    """``value`` as it reads back from JSON (tuples become lists), for comparing configs."""
+    return json.loads(json.dumps(value))
+
+
+def read_run_state(run_dir):
+    """state.json of a training run, validated; ValueError naming the file otherwise."""
+    run = Path(run_dir)
+    if not (run / "last.keras").is_file() or not (run / "state.json").is_file():
+        raise ValueError(f"resume=True needs a run folder with last.keras and state.json from "
+                         f"a finished epoch. Received: checkpoint_dir={str(run)!r}")
+    state = presets.read_json(run / "state.json", "state.json")
+    if not isinstance(state, dict) or not isinstance(state.get("epoch"), int) or "config" not in state:
+        raise ValueError(f"{run / 'state.json'} is not a bwcolor run state (needs 'epoch' and "
+                         f"'config')")
+    presets.validate_config(state["config"], source=str(run / "state.json"))
+    return state
+
+
+@dataclasses.dataclass
+class Start:
+    """Where fit starts: from scratch, or a run's ``state.json`` and ``last.keras``."""
+
+    state: dict = dataclasses.field(default_factory=dict)
+    model: Any = None  # the checkpoint's model (with its optimizer), when resuming
+
+    @property
+    def epoch(self):
+        return int(self.state.get("epoch", 0))
+
+
+def open_run(run, config):
+    """The :class:`Start` of resuming the run folder ``run`` (a Path or None) with a Colorizer
+    of ``config``: refused when the run was trained with a different net, size or loss."""
+    if run is None:
+        raise ValueError("resume=True needs checkpoint_dir, the run folder to continue. "
+                         "Received: checkpoint_dir=None")
+    state = read_run_state(run)
+    for key in RUN_DEFINING_KEYS:
+        if as_json(state["config"].get(key)) != as_json(config.get(key)):
+            raise ValueError(
+                f"this Colorizer has {key}={config.get(key)!r}, but the run being resumed was "
+                f"trained with {key}={state['config'].get(key)!r}; use "
+                f"Colorizer.resume({str(run)!r}) to continue the run as it was")
+    # Before scanning the photos: a bad checkpoint should fail in a second, not an hour.
+    try:
+        model = keras.models.load_model(run / "last.keras", safe_mode=True)
+    except Exception as e:
+        raise ValueError(f"cannot load the checkpoint {run / 'last.keras'}: {e}") from None
+    return Start(state, model)
+
+
+def checkpoint_weights(run_dir):
+    """The colorization net's weights in the run's ``last.keras`` (loaded with safe_mode)."""
+    trained = keras.models.load_model(Path(run_dir) / "last.keras", safe_mode=True)
+    return getattr(trained, "model", trained).get_weights()  # a DeviceCropModel wraps the net
+
+
+def recover_from_nonfinite_loss(model, nonfinite, run):
+    """Put back the last good weights (the run's last checkpoint) and say what happened."""
+    epoch, step, value = nonfinite.stopped_at
+    where = f"the training loss became {value} at epoch {epoch}, step {step}"
+    if run is not None and (run / "last.keras").is_file():
+        model.set_weights(checkpoint_weights(run))
+        kept = (f"the model holds the last good checkpoint's weights; {run} keeps it and "
+                f"best/ (resume with resume=True / --resume)")
+    else:
+        kept = "the model's weights are not usable (train with checkpoint_dir= to keep them)"
+    raise FloatingPointError(f"{where}; training stopped. {kept}. Try a lower "
+                             f"learning_rate or mixed_precision=None.")
