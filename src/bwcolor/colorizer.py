@@ -13,11 +13,13 @@ from pathlib import Path
 
 import keras
 import numpy as np
+from keras.utils import PyDataset
 from PIL import Image
 
 from bwcolor import _backend, architectures, evaluation, losses, presets, training
 from bwcolor._arguments import check_int, check_positive
 from bwcolor._io import atomic_write_json
+from bwcolor.data import Degradations
 from bwcolor.evaluation import evaluate_gray_baseline as evaluate_gray_baseline  # re-exported
 from bwcolor.postprocessing import Postprocessor
 from bwcolor.preprocessing import Preprocessor
@@ -26,6 +28,8 @@ from bwcolor.training.resume import as_json
 
 __all__ = ["Colorizer"]
 
+#: A file or folder path.
+StrPath = str | os.PathLike
 #: One photo as colorize takes it: a path, a PIL image, or an array (uint8, or float in [0, 1]).
 Photo = str | os.PathLike | Image.Image | np.ndarray
 #: A folder, a photo file, or a list of photo paths.
@@ -128,14 +132,16 @@ class Colorizer:
         return training.make_optimizer(self.config)
 
     # -------------------------------------------------------------------- fit
-    def fit(self, data_source: Photos | keras.utils.PyDataset, epochs: int = 10,
-            batch_size: int = 16, validation_split: float = 0.05, *, test_split: float = 0.05,
-            checkpoint_dir: str | os.PathLike | None = None, resume: bool = False,
+    def fit(self, data_source: Photos | PyDataset, epochs: int = 10, batch_size: int = 16,
+            validation_split: float = 0.05, *, test_split: float = 0.05,
+            checkpoint_dir: StrPath | None = None, resume: bool = False,
             mixed_precision: str | None = "auto", steps_per_epoch: int | None = None,
-            validation_data=None, degradations=None, cache_dir="auto", workers="auto",
-            use_multiprocessing=False, loader="pydataset", seed=0, repeats=1, time_budget=None,
-            distribute=None, targets_on_device="auto", crops_on_device="auto", verbose="auto",
-            callbacks=None) -> keras.callbacks.History:
+            validation_data: PyDataset | None = None, degradations: Degradations | bool | None = None,
+            cache_dir: StrPath | None = "auto", workers: int | str = "auto",
+            use_multiprocessing: bool = False, loader: str = "pydataset", seed: int = 0,
+            repeats: int = 1, time_budget: float | None = None, distribute: str | None = None,
+            targets_on_device: bool | str = "auto", crops_on_device: bool | str = "auto",
+            verbose: int | str = "auto", callbacks: list | None = None) -> keras.callbacks.History:
         """Train on a folder (or list) of color photos, or on a ``keras.utils.PyDataset``.
 
         Parameters
@@ -296,7 +302,7 @@ class Colorizer:
                                    per_image=per_image)
 
     # ----------------------------------------------------------- save / load
-    def save(self, path: str | os.PathLike, *, overwrite: bool = False,
+    def save(self, path: StrPath, *, overwrite: bool = False,
              weights_dtype: str = "float32") -> Path:
         """Write a preset folder (config.json, model.weights.h5, metadata.json).
 
@@ -337,7 +343,7 @@ class Colorizer:
         return obj
 
     @classmethod
-    def from_preset(cls, name_or_dir: str | os.PathLike) -> Colorizer:
+    def from_preset(cls, name_or_dir: StrPath) -> Colorizer:
         """Load a built-in preset (``"default"``...) or a preset/run folder.
 
         A bundled name always means the bundled preset; write ``"./default"`` for a folder of
@@ -361,7 +367,7 @@ class Colorizer:
         return obj
 
     @classmethod
-    def resume(cls, run_dir: str | os.PathLike) -> Colorizer:
+    def resume(cls, run_dir: StrPath) -> Colorizer:
         """The Colorizer of a training run folder, rebuilt from the run's own config, with the
         weights of its last finished epoch.
 
