@@ -196,6 +196,8 @@ BAD_ARGS = [
     ("colorize", "-o", "{out}"),
     ("colorize", "{scans}", "-o", "{out}/x.png"),
     ("colorize", "{img}", "-o", "{textfile}"),
+    ("colorize", "{scans}", "-o", "{textfile}/out"),
+    ("colorize", "{img}", "-o", "{textfile}/out.png"),
     ("train", "{scans}", "-o", "{run}", "--epochs", "0"),
     ("train", "{scans}", "-o", "{run}", "--batch-size", "-1"),
     ("train", "{scans}", "-o", "{run}", "--learning-rate", "0"),

@@ -117,6 +117,20 @@ def _write_image(rgb, path):
 
 
 # ------------------------------------------------------------------ colorize
+def _check_writable(output):
+    """-o (a folder, or a file's folder) can be created and written: say so before any work."""
+    probe = output if not output.suffix or output.is_dir() else output.parent
+    probe = Path(os.path.abspath(probe))
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UsageError(f"-o cannot be created: {str(probe)!r} is a file. "
+                         f"Received: -o {str(output)!r}")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise UsageError(f"-o is not writable ({str(probe)!r} denies it). "
+                         f"Received: -o {str(output)!r}")
+
+
 def cmd_colorize(args):
     from bwcolor._io import remove_stale_temp_files
     from bwcolor._plan import PlanError, plan_outputs
@@ -140,6 +154,7 @@ def cmd_colorize(args):
     if not plan.jobs and not failed:
         raise UsageError("no image files found in the inputs"
                          + (f" ({skipped_files} other files skipped)" if skipped_files else ""))
+    _check_writable(Path(args.output))
     for folder in {dst.parent for _, dst in plan.jobs}:
         remove_stale_temp_files(folder)
     todo = [(src, dst) for src, dst in plan.jobs if args.overwrite or not dst.exists()]
