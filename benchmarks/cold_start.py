@@ -12,6 +12,9 @@ Every measurement runs in a new Python subprocess, so nothing is imported or com
   the CLI does;
 - the whole ``bwcolor colorize one.jpg -o out.png`` command, wall time.
 
+Every step also reports ``cpu_s``, the subprocess's user + system CPU seconds, which is steadier
+than wall time when other programs share the machine.
+
 ``--without-matplotlib`` makes ``import matplotlib`` fail in every subprocess, as in an install
 without the ``plot`` extra (Keras then skips its ``matplotlib.pyplot`` import); the command line
 is then run as ``python -c "...; bwcolor.cli.main()"`` rather than the console script.
@@ -27,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -85,12 +89,17 @@ def _run(step, model, photo, out_png, cache_home, without_matplotlib):
         cmd = [*cli, "colorize", str(photo), "-o", str(out_png), "--model", model, "--overwrite"]
     else:
         cmd = [sys.executable, "-c", block + _CHILD, step, model, str(photo)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU seconds (user + system) of the subprocess: on a machine shared with other work, wall
+    # time grows with the load while CPU time mostly does not.
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if proc.returncode != 0:
         raise RuntimeError(f"{step} failed (exit {proc.returncode}). Received stderr:\n{proc.stderr}")
-    result = {"wall_s": wall}
+    result = {"wall_s": wall, "cpu_s": cpu}
     if step != "cli":
         result.update(json.loads(proc.stdout.strip().splitlines()[-1]))
     elif not out_png.is_file():
