@@ -58,6 +58,19 @@ class Colorizer:
     annealing_temperature : float
         Default T for decoding classification heads (Zhang et al.: 0.38).
 
+    Attributes
+    ----------
+    model : keras.Model
+        The net: scaled L* (B, h, w, 1) -> a*b* or a*b*-bin logits.
+    preprocessor : bwcolor.preprocessing.Preprocessor
+        Photos -> model inputs at their render shape.
+    postprocessor : bwcolor.postprocessing.Postprocessor
+        Model outputs -> a*b* -> joined with each photo's own L* -> uint8 sRGB.
+    config, metadata : dict
+        What a preset's ``config.json`` and ``metadata.json`` hold.
+    report : bwcolor.data.DatasetReport or None
+        What the last ``fit`` found in its photo folder.
+
     Examples
     --------
     >>> from bwcolor import Colorizer
