@@ -24,6 +24,7 @@ __all__ = [
     "center_crop",
     "center_geometry",
     "center_window",
+    "fill_window",
     "random_crop",
     "random_window",
     "source_short_side",
@@ -124,3 +125,21 @@ def center_crop(rgb, image_size):
 def box_vector(box, valid_width, valid_height, flip):
     """The (7,) float32 vector of :data:`BOX_FIELDS` for a window."""
     return np.array([*box, valid_width, valid_height, float(flip)], np.float32)
+
+
+def fill_window(window, rgb, image_size, rng, *, training, source="photo"):
+    """Copy the pixels under a crop of ``rgb`` (:func:`random_window` when ``training``, else
+    :func:`center_window`) into the zeroed ``window`` (P, P, 3); return the crop's
+    :func:`box_vector`. Writing in place keeps a batch at one copy per crop. ``source`` (the
+    photo's path) names the photo in errors."""
+    if training:
+        sub, box, flip = random_window(rgb, image_size, rng)
+    else:
+        sub, box, flip = center_window(rgb, image_size)
+    P = min(window.shape[:2])
+    h, w = sub.shape[:2]
+    if h > P or w > P:  # a photo that was not brought to source_short_side first
+        raise ValueError(f"crop window larger than the {P} px window size. "
+                         f"Received: path={str(source)!r} ({w}x{h})")
+    window[:h, :w] = sub
+    return box_vector(box, w, h, flip)

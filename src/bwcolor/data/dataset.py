@@ -180,20 +180,9 @@ class ColorizationDataset(keras.utils.PyDataset):
         return self.source_short_side + crops.WINDOW_MARGIN
 
     def _fill_window(self, window, path, rng):
-        """Copy the photo's pixels under the crop into the zeroed ``window`` (P, P, 3); return
-        the box (7,) float32. Writing in place keeps the batch path at one copy per crop."""
-        rgb = self._load_uint8(path)
-        if self.training:
-            sub, box, flip = crops.random_window(rgb, self.image_size, rng)
-        else:
-            sub, box, flip = crops.center_window(rgb, self.image_size)
-        P = self.window_side
-        h, w = sub.shape[:2]
-        if h > P or w > P:  # a photo that _load_uint8 did not bring to the source size
-            raise ValueError(f"crop window larger than the {P} px window size. "
-                             f"Received: path={str(path)!r} ({w}x{h})")
-        window[:h, :w] = sub
-        return crops.box_vector(box, w, h, flip)
+        """Fill ``window`` (P, P, 3) with the photo's pixels under its crop; return the box."""
+        return crops.fill_window(window, self._load_uint8(path), self.image_size, rng,
+                                 training=self.training, source=path)
 
     def window_example(self, path, rng=None):
         """One ``(window (P, P, 3) uint8, box (7,) float32)`` pair for ``crop_on_device``: the
