@@ -148,6 +148,10 @@ def torch_cuda():
     return torch.cuda.is_available()
 
 
+#: mixed_precision -> the Keras dtype policy a model is built with.
+DTYPE_POLICIES = {"bfloat16": "mixed_bfloat16", "float16": "mixed_float16", None: "float32"}
+
+
 def auto_mixed_precision():
     """What ``mixed_precision="auto"`` means on this machine: ``"bfloat16"`` or None (float32).
 

@@ -18,13 +18,13 @@ from PIL import Image
 
 from bwcolor import _backend, architectures, evaluation, losses, presets, training
 from bwcolor._arguments import check_int, check_positive
+from bwcolor._backend import DTYPE_POLICIES
 from bwcolor._io import atomic_write_json
 from bwcolor.data import Degradations
 from bwcolor.evaluation import evaluate_gray_baseline as evaluate_gray_baseline  # re-exported
 from bwcolor.postprocessing import Postprocessor
 from bwcolor.preprocessing import Preprocessor
-from bwcolor.training.devices import DTYPE_POLICIES
-from bwcolor.training.resume import as_json
+from bwcolor.presets import as_json
 
 __all__ = ["Colorizer"]
 

@@ -151,6 +151,11 @@ def _check_values(config, source):
                        f"Received: rebalancing_lambda={lam!r}")
 
 
+def as_json(value):
+    """``value`` as it reads back from JSON (tuples become lists), for comparing configs."""
+    return json.loads(json.dumps(value))
+
+
 def read_json(path, what="file"):
     """Parse a JSON file, raising ValueError that names the file for any problem."""
     try:

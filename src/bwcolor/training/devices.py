@@ -5,10 +5,8 @@ from __future__ import annotations
 import keras
 
 from bwcolor import _backend, losses
+from bwcolor._backend import DTYPE_POLICIES
 from bwcolor.device_crops import DeviceCropModel
-
-#: mixed_precision -> the Keras dtype policy a model is built with.
-DTYPE_POLICIES = {"bfloat16": "mixed_bfloat16", "float16": "mixed_float16", None: "float32"}
 
 
 def resolve_mixed_precision(value):

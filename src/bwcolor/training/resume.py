@@ -4,7 +4,6 @@ when the loss stops being finite."""
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +13,6 @@ from bwcolor import presets
 
 #: What a resumed run must share with the Colorizer that resumes it.
 RUN_DEFINING_KEYS = ("architecture", "architecture_config", "image_size", "loss")
-
-
-def as_json(value):
-    """``value`` as it reads back from JSON (tuples become lists), for comparing configs."""
-    return json.loads(json.dumps(value))
 
 
 def read_run_state(run_dir):
@@ -55,7 +49,7 @@ def open_run(run, config):
                          "Received: checkpoint_dir=None")
     state = read_run_state(run)
     for key in RUN_DEFINING_KEYS:
-        if as_json(state["config"].get(key)) != as_json(config.get(key)):
+        if presets.as_json(state["config"].get(key)) != presets.as_json(config.get(key)):
             raise ValueError(
                 f"this Colorizer has {key}={config.get(key)!r}, but the run being resumed was "
                 f"trained with {key}={state['config'].get(key)!r}; use "
