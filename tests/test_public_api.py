@@ -52,7 +52,7 @@ LAYERS = {
     "architectures": 3, "losses": 3, "metrics": 3, "device_crops": 3,
     "presets": 4, "plotting": 4, "_console": 4, "_plan": 4,
     "preprocessing": 5, "postprocessing": 5,
-    "evaluation": 6,
+    "evaluation": 6, "preset_model": 6,
     "training": 7,
     "colorizer": 8,
     "cli": 9,

@@ -1,0 +1,270 @@
+"""PresetModel: the net a config describes, and the preset folders it is saved as and loaded from.
+
+The model side of :class:`~bwcolor.Colorizer`, as keras-hub's ``Task`` is of its tasks: the
+validated config (what a preset's ``config.json`` holds), the Keras model built from it with its
+:class:`~bwcolor.preprocessing.Preprocessor` and :class:`~bwcolor.postprocessing.Postprocessor`,
+the float32 copy that inference runs, the metadata, and the round trip through preset folders
+(``save``, ``from_preset``, ``get_config``, ``from_config``). The Colorizer subclasses it and adds
+the workflow (fit, colorize, evaluate, resume), which needs :mod:`bwcolor.training`; this module
+never imports training, so a preset loads without it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import keras
+import numpy as np
+
+from bwcolor import _backend, architectures, losses, presets
+from bwcolor._arguments import check_positive
+from bwcolor._io import atomic_write_json
+from bwcolor.postprocessing import Postprocessor
+from bwcolor.preprocessing import Preprocessor
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+__all__ = ["PresetModel", "StrPath"]
+
+#: A file or folder path.
+StrPath = str | os.PathLike
+
+#: Keyword arguments of the constructor that a config may hold.
+_INIT_KEYS = ("architecture_config", "loss_config", "optimizer", "learning_rate",
+              "annealing_temperature")
+
+
+class PresetModel:
+    """A colorization net built from a validated config, saved as and loaded from presets.
+
+    The base class of :class:`bwcolor.Colorizer`, whose docstring describes the parameters and
+    attributes: use the Colorizer. What is here needs no training code.
+    """
+
+    def __init__(self, architecture="default", image_size=256, loss="auto", *,
+                 architecture_config=None, loss_config=None, optimizer="adam",
+                 learning_rate=1e-3, annealing_temperature=losses.DEFAULT_TEMPERATURE):
+        self.config = _new_config(architecture, image_size, loss, architecture_config,
+                                  loss_config, optimizer, learning_rate, annealing_temperature)
+        self.metadata = {}
+        self.report = None
+        self._attach(self._build_model())
+        if self.config["image_size"] % self.preprocessor.input_multiple:
+            raise ValueError(f"image_size must be a multiple of {self.preprocessor.input_multiple} "
+                             f"for architecture {architecture!r}. Received: image_size={image_size}")
+
+    # ------------------------------------------------------------------ model
+    @property
+    def head(self):
+        """``"classification"`` (a*b*-bin logits) or ``"regression"`` (a*b*): the model's
+        output, as the config's loss needs it."""
+        return losses.head_for(self.config["loss"])
+
+    @property
+    def bins(self):
+        """The a*b* bin centers (Q, 2) a classification head predicts over (the config's
+        ``loss_config["grid_step"]``, default 10)."""
+        return losses.ab_bins(self.config["loss_config"].get("grid_step", 10))
+
+    @property
+    def _multiple(self):  # the model's input multiple, read by tests
+        return self.preprocessor.input_multiple
+
+    def _attach(self, model):
+        """Make ``model`` this one's, with the pre- and postprocessor that fit it."""
+        self.model = model
+        self._inference_model = None
+        self.preprocessor = Preprocessor(self.config["image_size"],
+                                         architectures.input_multiple(model))
+        self.postprocessor = Postprocessor(self.head, self.bins)
+
+    def _build_model(self, mixed_precision="from config"):
+        if mixed_precision == "from config":
+            mixed_precision = self.config["mixed_precision"]
+        return _build_network(self.config, self.head, self.bins, mixed_precision)
+
+    def _rebuild_keeping_weights(self):
+        weights = self.model.get_weights()
+        with _backend.weights_will_be_loaded():
+            self._attach(self._build_model())
+        self.model.set_weights(weights)
+
+    def _predictor(self):
+        """The model colorize uses: ``self.model``, or its float32 copy if it is mixed precision.
+
+        On torch's CPU backend the first forward pass of a mixed-bfloat16 model came out all NaN
+        (seen with torch 2.13 and Keras 3.15, nondeterministically), and inference in float32
+        costs little. The copy is rebuilt after every ``fit``.
+        """
+        if self.model.dtype_policy.name == "float32":
+            return self.model
+        if self._inference_model is None:
+            with _backend.weights_will_be_loaded():
+                self._inference_model = self._build_model(mixed_precision=None)
+            self._inference_model.set_weights(self.model.get_weights())
+        return self._inference_model
+
+    # ----------------------------------------------------------- save / load
+    def save(self, path: StrPath, *, overwrite: bool = False,
+             weights_dtype: str = "float32") -> Path:
+        """Write a preset folder (config.json, model.weights.h5, metadata.json).
+
+        Only the model's weights are stored, never optimizer state (a training run's
+        ``last.keras`` keeps that for ``resume``). ``weights_dtype="float16"`` halves the file;
+        weights are cast back to the model's dtype when loaded.
+
+        Parameters
+        ----------
+        path : path
+            The preset folder to write. It is built beside the target and renamed into place,
+            so a crash never leaves a half-written preset.
+        overwrite : bool
+            Replace an existing folder, which must itself be a preset (a folder of anything
+            else, or a file, is never deleted).
+        weights_dtype : {"float32", "float16"}
+
+        Returns
+        -------
+        pathlib.Path
+            The preset folder.
+        """
+        if weights_dtype not in ("float32", "float16"):
+            raise ValueError(f"weights_dtype must be 'float32' or 'float16'. "
+                             f"Received: weights_dtype={weights_dtype!r}")
+
+        def save_weights(file):
+            presets.save_model_weights(self.model, file, weights_dtype)
+
+        meta = {**self._full_metadata(), "weights_dtype": weights_dtype}
+        return presets.write_preset(path, self.config, save_weights, meta, overwrite=overwrite)
+
+    def _full_metadata(self):
+        return {**self.metadata, "bwcolor_version": _version(), "keras_version": keras.__version__,
+                "parameters": int(self.model.count_params()),
+                "flops_per_256px_image": architectures.flops(self.model, 256)}
+
+    def _write_metadata_into(self, folder, **overrides):
+        atomic_write_json(Path(folder) / presets.METADATA_FILE,
+                          {**self._full_metadata(), **overrides})
+
+    def get_config(self) -> dict:
+        """The Colorizer's config: what ``config.json`` of a preset holds (a copy).
+
+        Returns
+        -------
+        dict
+            Of JSON types only (tuples become lists), with the keys of
+            :data:`bwcolor.presets.CONFIG_SCHEMA`: ``architecture``, ``image_size``, ``loss``,
+            their ``architecture_config`` and ``loss_config``, the optimizer's settings,
+            ``annealing_temperature``, ``mixed_precision`` and ``format_version``.
+        """
+        return presets.as_json(self.config)
+
+    @classmethod
+    def from_config(cls, config: dict) -> Self:
+        """Build a Colorizer (fresh weights) from :meth:`get_config`'s dict, validated first.
+
+        Parameters
+        ----------
+        config : dict
+            As :meth:`get_config` returns it. ``architecture``, ``image_size`` and ``loss`` are
+            required; the other keys, when left out, take the constructor's defaults.
+
+        Returns
+        -------
+        Colorizer
+            With newly initialized weights (:meth:`from_preset` loads a preset's).
+        """
+        config = presets.validate_config(presets.as_json(config))
+        obj = cls(config["architecture"], config["image_size"], config["loss"],
+                  **{k: config[k] for k in _INIT_KEYS if k in config})
+        obj.config["mixed_precision"] = config.get("mixed_precision")
+        return obj
+
+    @classmethod
+    def from_preset(cls, name_or_dir: StrPath) -> Self:
+        """Load a built-in preset (``"default"``...) or a preset/run folder.
+
+        A bundled name always means the bundled preset; write ``"./default"`` for a folder of
+        that name. Nothing from the folder is executed: the config is validated (keys, types
+        and values), the architecture is rebuilt from bwcolor's registry by
+        :meth:`from_config`, and weights are loaded from HDF5.
+
+        Parameters
+        ----------
+        name_or_dir : str or path
+            A bundled preset's name, a preset folder, or a training run folder (its ``best/``
+            preset).
+
+        Returns
+        -------
+        Colorizer
+            In float32, with the preset's weights and its ``metadata.json`` as ``metadata``.
+        """
+        folder, config, metadata = presets.read_preset(name_or_dir)
+        config = {**config, "mixed_precision": None}  # presets are for float32 inference
+        with _backend.weights_will_be_loaded():
+            try:
+                obj = cls.from_config(config)
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"{folder / presets.CONFIG_FILE}: {e}") from None
+        obj.metadata = metadata
+        try:
+            obj.model.load_weights(folder / presets.WEIGHTS_FILE)
+        except Exception as e:
+            raise ValueError(f"weights do not match the preset's architecture. Received: "
+                             f"path={str(folder / presets.WEIGHTS_FILE)!r}: {e}") from None
+        return obj
+
+    def __repr__(self):
+        c = self.config
+        return (f"{type(self).__name__}(architecture={c['architecture']!r}, "
+                f"image_size={c['image_size']}, loss={c['loss']!r})")
+
+
+def _new_config(architecture, image_size, loss, architecture_config, loss_config, optimizer,
+                learning_rate, annealing_temperature):
+    """The config of the constructor's arguments, validated."""
+    if loss == "auto":
+        loss = architectures.recommended_loss(architecture)
+    losses.head_for(loss)  # validates the name
+    if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)):
+        raise TypeError(f"image_size must be an int. Received: image_size={image_size!r}")
+    check_positive("learning_rate", learning_rate)
+    check_positive("annealing_temperature", annealing_temperature)
+    if optimizer not in ("adam", "rmsprop"):
+        raise ValueError(f"optimizer must be 'adam' or 'rmsprop'. Received: optimizer={optimizer!r}")
+    return presets.validate_config({
+        "format_version": presets.FORMAT_VERSION,
+        "architecture": architecture,
+        "architecture_config": dict(architecture_config or {}),
+        "image_size": int(image_size),
+        "loss": loss,
+        "loss_config": dict(loss_config or {}),
+        "optimizer": optimizer,
+        "learning_rate": float(learning_rate),
+        "annealing_temperature": float(annealing_temperature),
+        "mixed_precision": None,
+    })
+
+
+def _build_network(config, head, bins, mixed_precision):
+    """The net of ``config``, its layers built under the dtype policy of ``mixed_precision``."""
+    kwargs = dict(config["architecture_config"], head=head)
+    if head == "classification":
+        kwargs["num_bins"] = len(bins)
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(_backend.DTYPE_POLICIES[mixed_precision])
+    try:
+        return architectures.get(config["architecture"], **kwargs)
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def _version():
+    from bwcolor import __version__
+
+    return __version__
