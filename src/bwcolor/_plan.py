@@ -133,23 +133,36 @@ def plan_outputs(inputs, output, *, suffix="", ext=None):
     if suffix and (os.sep in suffix or (os.altsep and os.altsep in suffix) or "\0" in suffix):
         raise PlanError(f"--suffix must not contain a path separator. Received: {suffix!r}")
     output = Path(output)
-    out_real = _real(output)
+    unique = _unique_inputs(inputs)
+    file_mode = _output_mode(unique, output, suffix, ext)
+    plan = Plan()
+    candidates, input_files = _candidates(unique, output, file_mode, plan)
+    jobs = _name_outputs(candidates, output, suffix, OUTPUT_EXTENSIONS[ext or "png"], plan)
+    _refuse_unsafe(jobs, input_files)
+    plan.jobs = jobs
+    return plan
 
+
+def _unique_inputs(inputs):
+    """The inputs that exist, each once, however it is spelled (``.``, ``..``, links)."""
     seen, unique = set(), []
     for item in map(Path, inputs):
         if not item.exists():
             kind = "a broken link" if item.is_symlink() else "not found"
             raise PlanError(f"input {kind}. Received: {str(item)!r}")
         real = _real(item)
-        if real not in seen:  # the same file or folder given twice (under any spelling) counts once
+        if real not in seen:
             seen.add(real)
             unique.append(item)
+    return unique
 
-    plan = Plan()
+
+def _output_mode(inputs, output, suffix, ext):
+    """True when ``-o`` names the output file itself; checks the flags that go with each mode."""
     file_mode = output.suffix.lower() in OUTPUT_SUFFIXES and not output.is_dir()
     if file_mode:
-        if len(unique) != 1 or unique[0].is_dir():
-            what = "a folder" if len(unique) == 1 else f"{len(unique)} inputs"
+        if len(inputs) != 1 or inputs[0].is_dir():
+            what = "a folder" if len(inputs) == 1 else f"{len(inputs)} inputs"
             raise PlanError(f"-o names an image file, but the input is {what}; give an output "
                             f"folder instead. Received: -o {str(output)!r}")
         if ext is not None and OUTPUT_EXTENSIONS[ext] != output.suffix.lower():
@@ -161,35 +174,44 @@ def plan_outputs(inputs, output, *, suffix="", ext=None):
     elif output.exists() and not output.is_dir():
         raise PlanError(f"-o must be a folder (or, for one input file, a new image file ending "
                         f"in one of {sorted(OUTPUT_SUFFIXES)}). Received: -o {str(output)!r}")
-    out_ext = OUTPUT_EXTENSIONS[ext or "png"]
+    return file_mode
 
-    input_files = set()  # every file an input covers, resolved: none may be written to
-    candidates = []      # (input file, output file without disambiguation)
-    single_folder = len(unique) == 1 and unique[0].is_dir()
-    for item in unique:
+
+def _candidates(inputs, output, file_mode, plan):
+    """(input file, output folder, stem, input suffix or None in file mode) for every photo, and
+    the resolved paths of every file the inputs cover (none may be written to)."""
+    out_real = _real(output)
+    input_files, candidates = set(), []
+    single_folder = len(inputs) == 1 and inputs[0].is_dir()
+    for item in inputs:
         real = _real(item)
-        if item.is_dir():
-            if _inside(out_real, real):
-                raise PlanError(f"the output folder lies inside the input folder {str(item)!r}, "
-                                f"which is read recursively; choose an output folder outside "
-                                f"it. Received: -o {str(output)!r}")
-            for dirpath, _dirs, files in os.walk(real, followlinks=False):
-                input_files.update(Path(dirpath) / f for f in files)
-            base = output if single_folder else output / (real.name or "root")
-            for f in _walk(item, lambda reason, p: plan.skipped[reason].append(p)):
-                input_files.add(_real(f))
-                rel = f.relative_to(item)
-                candidates.append((f, base / rel.parent, rel.stem, rel.suffix))
-        else:
+        if not item.is_dir():
             input_files.add(real)
             problem = _check_explicit(item)
             if problem:
                 plan.failures.append((item, problem))
-                continue
-            if file_mode:
+            elif file_mode:
                 candidates.append((item, output.parent, output.stem, None))
             else:
                 candidates.append((item, output, item.stem, item.suffix))
+            continue
+        if _inside(out_real, real):
+            raise PlanError(f"the output folder lies inside the input folder {str(item)!r}, "
+                            f"which is read recursively; choose an output folder outside "
+                            f"it. Received: -o {str(output)!r}")
+        for dirpath, _dirs, files in os.walk(real, followlinks=False):
+            input_files.update(Path(dirpath) / f for f in files)
+        base = output if single_folder else output / (real.name or "root")
+        for f in _walk(item, lambda reason, p: plan.skipped[reason].append(p)):
+            input_files.add(_real(f))
+            rel = f.relative_to(item)
+            candidates.append((f, base / rel.parent, rel.stem, rel.suffix))
+    return candidates, input_files
+
+
+def _name_outputs(candidates, output, suffix, out_ext, plan):
+    """[(input, output file)]: ``<stem><suffix><ext>``, or ``<stem>_<input ext><suffix><ext>``
+    for every input whose plain name another input shares."""
 
     def name(folder, stem, src_suffix, keep_ext):
         if src_suffix is None:  # file mode: -o is the name
@@ -197,15 +219,19 @@ def plan_outputs(inputs, output, *, suffix="", ext=None):
         tag = f"_{src_suffix.lstrip('.').lower()}" if keep_ext and src_suffix else ""
         return folder / f"{stem}{tag}{suffix}{out_ext}"
 
-    first = defaultdict(list)
-    for src, folder, stem, src_suffix in candidates:
-        first[name(folder, stem, src_suffix, False)].append(src)
+    sharing = defaultdict(int)
+    for _src, folder, stem, src_suffix in candidates:
+        sharing[name(folder, stem, src_suffix, False)] += 1
     jobs = []
     for src, folder, stem, src_suffix in candidates:
-        clash = len(first[name(folder, stem, src_suffix, False)]) > 1
+        clash = sharing[name(folder, stem, src_suffix, False)] > 1
         plan.renamed += clash
         jobs.append((src, name(folder, stem, src_suffix, clash)))
+    return jobs
 
+
+def _refuse_unsafe(jobs, input_files):
+    """PlanError for two inputs on one output, or an output that is an input."""
     owners = {}
     for src, dst in jobs:
         if dst in owners:
@@ -217,5 +243,3 @@ def plan_outputs(inputs, output, *, suffix="", ext=None):
             raise PlanError(f"the output {str(dst)!r} would overwrite the input "
                             f"{str(_real(dst))!r}; choose another output folder, --suffix or "
                             f"--ext (--overwrite never replaces inputs)")
-    plan.jobs = jobs
-    return plan

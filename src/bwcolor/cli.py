@@ -134,20 +134,13 @@ def _check_writable(output):
 def cmd_colorize(args):
     from bwcolor._io import remove_stale_temp_files
     from bwcolor._plan import PlanError, plan_outputs
-    from bwcolor.data import ImageDecodeError, open_image
 
     _check_model(args.model)
     try:
         plan = plan_outputs(args.inputs, args.output, suffix=args.suffix, ext=args.ext)
     except PlanError as e:
         raise UsageError(str(e)) from None
-    skipped_files = sum(len(v) for v in plan.skipped.values())
-    for reason, paths in sorted(plan.skipped.items()):
-        shown = ", ".join(map(str, paths[:3])) + (", ..." if len(paths) > 3 else "")
-        words = _SKIP_WORDS.get(reason, reason + " files")
-        if len(paths) == 1:
-            words = words.replace("files", "file", 1)
-        console.log(f"skipped {len(paths)} {words}: {shown}")
+    skipped_files = _report_skipped(plan)
     failed = list(plan.failures)
     for src, why in failed:
         console.log(f"FAILED {src}: {why}")
@@ -158,55 +151,70 @@ def cmd_colorize(args):
     for folder in {dst.parent for _, dst in plan.jobs}:
         remove_stale_temp_files(folder)
     todo = [(src, dst) for src, dst in plan.jobs if args.overwrite or not dst.exists()]
-    existing = len(plan.jobs) - len(todo)
-    written = 0
-
-    if todo:  # the model is loaded only when there is something to do
-        colorizer = _load_colorizer(args.model)
-        try:  # the photo-independent checks, before the first photo
-            colorizer._check_colorize_options(render_size=args.render_size,
-                                             annealing_temperature=args.temperature)
-        except ValueError as e:
-            raise UsageError(str(e)) from None
-        progress = console.progress(len(todo))
-
-        def decode(src):
-            return open_image(src)  # colorize() takes its L* by lookup tables, not float RGB
-
-        # Decoding the next photo and encoding the last one overlap with the model's prediction.
-        with ThreadPoolExecutor(2) as pool:
-            pending_writes = []
-            futures = [pool.submit(decode, src) for src, _ in todo[:2]]
-            for i, (src, dst) in enumerate(todo):
-                t0 = time.time()
-                if i + 2 < len(todo):
-                    futures.append(pool.submit(decode, todo[i + 2][0]))
-                try:
-                    image = futures[i].result()
-                    futures[i] = None
-                    out = colorizer.colorize(image, render_size=args.render_size,
-                                             annealing_temperature=args.temperature)
-                    pending_writes.append((src, dst, pool.submit(_write_image, out, dst)))
-                    written += 1
-                    progress.advance(f"{src} -> {dst} ({time.time() - t0:.2f} s)")
-                except (ImageDecodeError, OSError, ValueError) as e:
-                    failed.append((src, str(e)))
-                    console.log(f"FAILED {src}: {e}")
-                    progress.advance(f"FAILED {src}")
-            for src, dst, fut in pending_writes:
-                try:
-                    fut.result()
-                except (OSError, ValueError) as e:
-                    written -= 1
-                    failed.append((src, f"could not write {dst}: {e}"))
-                    console.log(f"FAILED writing {dst} for {src}: {e}")
-    summary = f"colorized {written}, skipped {existing} existing (use --overwrite), failed {len(failed)}"
+    written = _colorize_all(todo, args, failed) if todo else 0  # no model load with nothing to do
+    summary = (f"colorized {written}, skipped {len(plan.jobs) - len(todo)} existing (use "
+               f"--overwrite), failed {len(failed)}")
     if skipped_files:
         summary += f", skipped {skipped_files} non-image or special files"
     if plan.renamed:
         summary += f"; {plan.renamed} outputs keep their input's extension in the name (name clash)"
     console.log(summary)
     return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def _report_skipped(plan):
+    """One line per reason for the files left out of input folders; returns how many."""
+    for reason, paths in sorted(plan.skipped.items()):
+        shown = ", ".join(map(str, paths[:3])) + (", ..." if len(paths) > 3 else "")
+        words = _SKIP_WORDS.get(reason, reason + " files")
+        if len(paths) == 1:
+            words = words.replace("files", "file", 1)
+        console.log(f"skipped {len(paths)} {words}: {shown}")
+    return sum(len(v) for v in plan.skipped.values())
+
+
+def _colorize_all(todo, args, failed):
+    """Colorize and write every (input, output) in ``todo``; append failures to ``failed`` and
+    return how many outputs were written."""
+    from bwcolor.data import ImageDecodeError, open_image
+
+    colorizer = _load_colorizer(args.model)
+    try:  # the photo-independent checks, before the first photo
+        colorizer._check_colorize_options(render_size=args.render_size,
+                                         annealing_temperature=args.temperature)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    progress = console.progress(len(todo))
+    written = 0
+    # Decoding the next photo and encoding the last one overlap with the model's prediction;
+    # colorize() takes its L* from the decoded PIL image by lookup tables, not float RGB.
+    with ThreadPoolExecutor(2) as pool:
+        pending_writes = []
+        futures = [pool.submit(open_image, src) for src, _ in todo[:2]]
+        for i, (src, dst) in enumerate(todo):
+            t0 = time.time()
+            if i + 2 < len(todo):
+                futures.append(pool.submit(open_image, todo[i + 2][0]))
+            try:
+                image = futures[i].result()
+                futures[i] = None
+                out = colorizer.colorize(image, render_size=args.render_size,
+                                         annealing_temperature=args.temperature)
+                pending_writes.append((src, dst, pool.submit(_write_image, out, dst)))
+                written += 1
+                progress.advance(f"{src} -> {dst} ({time.time() - t0:.2f} s)")
+            except (ImageDecodeError, OSError, ValueError) as e:
+                failed.append((src, str(e)))
+                console.log(f"FAILED {src}: {e}")
+                progress.advance(f"FAILED {src}")
+        for src, dst, fut in pending_writes:
+            try:
+                fut.result()
+            except (OSError, ValueError) as e:
+                written -= 1
+                failed.append((src, f"could not write {dst}: {e}"))
+                console.log(f"FAILED writing {dst} for {src}: {e}")
+    return written
 
 
 _SKIP_WORDS = {"not_image": "non-image files", "not_regular":
@@ -358,17 +366,31 @@ def cmd_info(args):
 # -------------------------------------------------------------------- parser
 def build_parser():
     from bwcolor import __version__
-    from bwcolor._plan import OUTPUT_EXTENSIONS
 
-    render = _number(int, "render_size", low=presets.MIN_RENDER_SIZE, high=presets.MAX_RENDER_SIZE)
-    temperature = _number(float, "temperature", low=0, low_open=True)
-    kw = dict(formatter_class=_Formatter)
     p = _Parser(prog="bwcolor", description="Colorize black-and-white photos.",
-                epilog="Exit codes: 0 done, 1 some inputs failed, 2 usage error.", **kw)
+                epilog="Exit codes: 0 done, 1 some inputs failed, 2 usage error.",
+                formatter_class=_Formatter)
     p.add_argument("--version", action="version", version=f"bwcolor {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_colorize(sub)
+    _add_train(sub)
+    _add_evaluate(sub)
+    _add_compare(sub)
+    i = sub.add_parser("info", help="version, backend, devices, presets, architectures",
+                       formatter_class=_Formatter)
+    i.add_argument("--json", action="store_true", help="print one JSON object")
+    i.set_defaults(func=cmd_info)
+    return p
 
-    c = sub.add_parser("colorize", help="colorize photos (files or folders)", **kw,
+
+_RENDER = _number(int, "render_size", low=presets.MIN_RENDER_SIZE, high=presets.MAX_RENDER_SIZE)
+_TEMPERATURE = _number(float, "temperature", low=0, low_open=True)
+
+
+def _add_colorize(sub):
+    from bwcolor._plan import OUTPUT_EXTENSIONS
+
+    c = sub.add_parser("colorize", help="colorize photos (files or folders)", formatter_class=_Formatter,
                        description="Colorize photos. Inputs are never written to; existing "
                        "outputs are skipped unless --overwrite.")
     c.add_argument("inputs", nargs="*", help="image files or folders")
@@ -379,11 +401,11 @@ def build_parser():
                    "several: a subfolder each), or an output image file for one input file")
     c.add_argument("--model", default="default", help="bundled preset name, or a preset / run "
                    "folder (write ./NAME for a folder that shares a preset's name)")
-    c.add_argument("--render-size", type=render, default=None,
+    c.add_argument("--render-size", type=_RENDER, default=None,
                    help=f"short side the model sees, {presets.MIN_RENDER_SIZE}-"
                    f"{presets.MAX_RENDER_SIZE} (default: the model's training size; never "
                    f"more than the photo's own short side)")
-    c.add_argument("--temperature", type=temperature, default=None,
+    c.add_argument("--temperature", type=_TEMPERATURE, default=None,
                    help="annealed-mean temperature T > 0 for classification models; lower is "
                    "more vivid (default: the model's, 0.38 for the bundled default)")
     c.add_argument("--suffix", default="", help="added to each output file's name, e.g. _color")
@@ -393,8 +415,10 @@ def build_parser():
                    help="replace earlier outputs (never inputs)")
     c.set_defaults(func=cmd_colorize)
 
+
+def _add_train(sub):
     d = TRAIN_DEFAULTS
-    t = sub.add_parser("train", help="train on a folder of color photos", **kw)
+    t = sub.add_parser("train", help="train on a folder of color photos", formatter_class=_Formatter)
     t.add_argument("data_dir", help="folder of color photos")
     t.add_argument("-o", "--output", required=True, help="run folder (checkpoints, best/, logs)")
     t.add_argument("--architecture", choices=ARCHITECTURES, default=None,
@@ -427,29 +451,30 @@ def build_parser():
                    "removed at the end; 'none': no cache)")
     t.set_defaults(func=cmd_train)
 
-    e = sub.add_parser("evaluate", help="score a model on a folder of color photos", **kw)
+
+def _add_evaluate(sub):
+    e = sub.add_parser("evaluate", help="score a model on a folder of color photos",
+                       formatter_class=_Formatter)
     e.add_argument("data_dir", help="folder of color photos, or one photo")
     e.add_argument("--model", default="default", help="preset, folder, or 'gray' (a = b = 0 baseline)")
     e.add_argument("--split", choices=["train", "validation", "test"], default=None,
                    help="score one split of the folder (default: every photo)")
     e.add_argument("--size", type=_number(int, "size", low=16, high=presets.MAX_IMAGE_SIZE),
                    default=None, help="short side of the center crops (default: the model's size)")
-    e.add_argument("--temperature", type=temperature, default=None,
+    e.add_argument("--temperature", type=_TEMPERATURE, default=None,
                    help="annealed-mean temperature for classification models")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.set_defaults(func=cmd_evaluate)
 
-    m = sub.add_parser("compare", help="sheet: original / colors removed / each model", **kw)
+
+def _add_compare(sub):
+    m = sub.add_parser("compare", help="sheet: original / colors removed / each model",
+                       formatter_class=_Formatter)
     m.add_argument("images", nargs="+", help="photos to show, one row each")
     m.add_argument("-o", "--output", required=True, help="image file to write (PNG)")
     m.add_argument("--model", action="append", help="repeat for several models (default: default)")
-    m.add_argument("--render-size", type=render, default=None, help="short side the models see")
+    m.add_argument("--render-size", type=_RENDER, default=None, help="short side the models see")
     m.set_defaults(func=cmd_compare)
-
-    i = sub.add_parser("info", help="version, backend, devices, presets, architectures", **kw)
-    i.add_argument("--json", action="store_true", help="print one JSON object")
-    i.set_defaults(func=cmd_info)
-    return p
 
 
 def main(argv=None):
