@@ -11,7 +11,6 @@ a*b* -> joined with the photo's own L* -> uint8 sRGB), and delegates training to
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
@@ -23,9 +22,6 @@ from bwcolor._arguments import check_int, check_positive
 from bwcolor.data import Degradations
 from bwcolor.evaluation import evaluate_gray_baseline as evaluate_gray_baseline  # re-exported
 from bwcolor.preset_model import PresetModel, StrPath
-
-if TYPE_CHECKING:
-    from typing_extensions import Self
 
 __all__ = ["Colorizer"]
 
@@ -256,7 +252,7 @@ class Colorizer(PresetModel):
 
     # ----------------------------------------------------------------- resume
     @classmethod
-    def resume(cls, run_dir: StrPath) -> Self:
+    def resume(cls, run_dir: StrPath) -> Colorizer:
         """The Colorizer of a training run folder, rebuilt from the run's own config, with the
         weights of its last finished epoch.
 

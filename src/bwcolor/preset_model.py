@@ -12,6 +12,7 @@ never imports training, so a preset loads without it.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,7 +25,9 @@ from bwcolor._io import atomic_write_json
 from bwcolor.postprocessing import Postprocessor
 from bwcolor.preprocessing import Preprocessor
 
-if TYPE_CHECKING:
+if sys.version_info >= (3, 11):  # resolvable, so the docs show the Colorizer's signatures whole
+    from typing import Self
+elif TYPE_CHECKING:
     from typing_extensions import Self
 
 __all__ = ["PresetModel", "StrPath"]
