@@ -2,6 +2,7 @@
 examples. Nothing here writes outside docs/_build and the ignored generated folders
 (docs/gen_modules, docs/auto_examples): a build leaves the git tree as it found it."""
 
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -28,6 +29,19 @@ extensions = [
 autosummary_generate = True
 autosummary_ignore_module_all = False
 templates_path = ["_templates"]
+
+
+def _inherited_from_bwcolor(fullname):
+    """Public members the class ``fullname`` inherits from bwcolor's own base classes (the
+    Colorizer's ``save``, ``from_preset``... from PresetModel). The class template lists them
+    with the class's own members, unlike what a class inherits from Keras."""
+    module, _, name = fullname.rpartition(".")
+    cls = getattr(importlib.import_module(module), name)
+    return sorted({attr for base in cls.__mro__[1:] if base.__module__.split(".")[0] == "bwcolor"
+                   for attr in vars(base) if not attr.startswith("_") and attr not in vars(cls)})
+
+
+autosummary_context = {"inherited_from_bwcolor": _inherited_from_bwcolor}
 # A method bwcolor overrides without a docstring (a Keras model's compute_loss, say) would show
 # Keras' Markdown docstring, which is not reStructuredText; show none instead.
 autodoc_inherit_docstrings = False
