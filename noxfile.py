@@ -21,7 +21,7 @@ def _install(session, backend, target):
 def tests(session, backend):
     """The test suite on one Keras backend."""
     env = _install(session, backend, ".[test]")
-    session.run("pytest", *session.posargs, env=env)
+    session.run("pytest", "--slow", *session.posargs, env=env)
 
 
 @nox.session

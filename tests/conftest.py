@@ -16,6 +16,21 @@ settings.register_profile("dev", max_examples=200, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
+def pytest_addoption(parser):
+    parser.addoption("--slow", action="store_true",
+                     help="also run the tests marked slow (CI, the README's command and nox do)")
+
+
+def pytest_collection_modifyitems(config, items):
+    # Plain `python -m pytest` is the fast tier (minutes on 2 cores); --slow runs everything.
+    if config.getoption("--slow"):
+        return
+    skip = pytest.mark.skip(reason="slow tier: run with --slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _jax_compilation_cache(tmp_path_factory):
     """Reuse XLA compiles across tests: the same model and shapes recur in many of them."""

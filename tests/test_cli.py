@@ -9,6 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+# Every test here starts real `bwcolor` processes (Keras import, model load): the slow tier.
+pytestmark = pytest.mark.slow
+
 
 def image(path):
     with Image.open(path) as im:

@@ -124,6 +124,7 @@ def test_nothing_to_do_loads_no_model(scans, tmp_path, tiny_model, capsys, monke
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+@pytest.mark.slow
 def test_special_and_non_image_files(scans, tmp_path, tiny_model):
     os.mkfifo(scans / "pipe.jpg")
     (scans / "README.txt").write_text("scanned in 1998")
@@ -138,6 +139,7 @@ def test_special_and_non_image_files(scans, tmp_path, tiny_model):
     assert r.returncode == 1 and "FAILED" in r.stderr and "colorized 1" in r.stderr
 
 
+@pytest.mark.slow
 def test_two_processes_on_one_folder_both_finish(scans, tmp_path, tiny_model, photos):
     for i in range(6):
         Image.fromarray(photos["astronaut"][:96, :96]).rotate(10 * i).save(scans / f"r{i}.jpg")
@@ -153,6 +155,7 @@ def test_two_processes_on_one_folder_both_finish(scans, tmp_path, tiny_model, ph
 
 
 # ------------------------------------------------------------------------- closed streams
+@pytest.mark.slow
 def test_a_closed_stderr_pipe_does_not_stop_the_job(scans, tmp_path, tiny_model):
     cmd = [sys.executable, "-m", "bwcolor", "colorize", str(scans), "-o", str(tmp_path / "out"),
            "--model", str(tiny_model)]
@@ -163,6 +166,7 @@ def test_a_closed_stderr_pipe_does_not_stop_the_job(scans, tmp_path, tiny_model)
     assert len(list((tmp_path / "out").rglob("*.png"))) == 2
 
 
+@pytest.mark.slow
 def test_closed_standard_file_descriptors(scans, tmp_path, tiny_model):
     # `bwcolor ... 2>&- >&-`: nothing may be written into an output file that took fd 1 or 2.
     cmd = [sys.executable, "-m", "bwcolor", "colorize", str(scans), "-o", str(tmp_path / "out"),
@@ -175,6 +179,7 @@ def test_closed_standard_file_descriptors(scans, tmp_path, tiny_model):
             im.load()  # a valid image, nothing interleaved
 
 
+@pytest.mark.slow
 def test_info_into_a_closed_pipe():
     proc = subprocess.Popen([sys.executable, "-m", "bwcolor", "info"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
@@ -235,6 +240,7 @@ def test_user_mistakes_are_one_line_exit_2(argv, scans, tmp_path, capsys, no_mod
     assert digest(tmp_path) == before  # nothing written, nothing removed
 
 
+@pytest.mark.slow
 def test_no_traceback_in_a_subprocess_either(tmp_path):
     r = bwcolor("colorize", tmp_path / "missing.jpg", "-o", tmp_path / "x.png")
     assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.splitlines()) == 1
@@ -243,6 +249,7 @@ def test_no_traceback_in_a_subprocess_either(tmp_path):
 
 
 # ------------------------------------------------------------------------------ help & defaults
+@pytest.mark.slow
 def test_help_version_and_seed():
     r = bwcolor("--version")
     assert r.returncode == 0 and r.stdout.startswith("bwcolor ")
@@ -271,6 +278,7 @@ def test_cli_defaults_and_choices_equal_the_api():
 
 
 # ----------------------------------------------------------------------------- training runs
+@pytest.mark.slow
 def test_resume_needs_no_flags_and_refuses_contradicting_ones(photo_dir, tmp_path):
     run = tmp_path / "run"
     r = bwcolor("train", photo_dir, "-o", run, "--architecture", "wallner_alpha", "--image-size",
@@ -287,6 +295,7 @@ def test_resume_needs_no_flags_and_refuses_contradicting_ones(photo_dir, tmp_pat
     assert r.returncode == 0, r.stderr
 
 
+@pytest.mark.slow
 def test_a_killed_training_run_resumes_without_leftovers(photo_dir, tmp_path):
     """A run killed while writing leaves only files of its own naming, removed on resume."""
     run = tmp_path / "run"

@@ -91,6 +91,7 @@ def test_evaluate_takes_a_single_photo(tiny, photo_dir):
         tiny.evaluate(photo_dir / "coffee.jpg", split="test")
 
 
+@pytest.mark.slow
 def test_resume_refuses_a_colorizer_that_contradicts_the_run(photo_dir, tmp_path):
     run = tmp_path / "run"
     Colorizer("default", image_size=32, loss="mse", architecture_config=TINY).fit(
@@ -146,6 +147,7 @@ def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
     assert (run / "history.csv").read_text().count("\n") == 2  # header + epoch 1
 
 
+@pytest.mark.slow
 def test_a_full_disk_while_checkpointing_leaves_a_resumable_run(photo_dir, tmp_path, monkeypatch):
     run = tmp_path / "run"
     c = Colorizer("default", image_size=32, loss="mse", architecture_config=TINY)

@@ -28,6 +28,7 @@ def _wait_for(predicate, timeout=120):
     return False
 
 
+@pytest.mark.slow
 def test_sigkill_during_fit_then_resume(photo_dir, tmp_path):
     from bwcolor import Colorizer
 
@@ -66,6 +67,7 @@ def many_photos(photo_dir, tmp_path):
     return folder
 
 
+@pytest.mark.slow
 def test_sigkill_during_colorize_leaves_no_partial_files(many_photos, tmp_path):
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "bwcolor", "colorize", str(many_photos), "-o", str(out)]

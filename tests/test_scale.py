@@ -124,6 +124,7 @@ def _train(devices, distribute, data="batches"):
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(keras.backend.backend() != "jax", reason="keras.distribution is JAX-only")
 @pytest.mark.parametrize("data", ["batches", "crops"])
 def test_data_parallel_matches_one_device(data):
