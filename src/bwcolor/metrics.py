@@ -36,10 +36,16 @@ def colorfulness(rgb):
     return float(sigma + 0.3 * mu)
 
 
+def _psnr(reference, output):
+    """PSNR in dB on 0..255; inf for identical images (skimage's divides by zero and warns)."""
+    mse = float(np.mean((reference.astype(np.float64) - output.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
+
+
 def image_metrics(reference, output):
     """Metrics of one colorized ``output`` against its color ``reference`` (uint8, same shape)."""
     from skimage.color import deltaE_ciede2000
-    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+    from skimage.metrics import structural_similarity
 
     reference = np.asarray(reference)
     output = np.asarray(output)
@@ -47,7 +53,7 @@ def image_metrics(reference, output):
         raise ValueError(f"reference and output shapes differ. Received: {reference.shape} vs {output.shape}")
     de = deltaE_ciede2000(rgb_to_lab(reference / 255.0), rgb_to_lab(output / 255.0))
     return {
-        "psnr": float(peak_signal_noise_ratio(reference, output, data_range=255)),
+        "psnr": _psnr(reference, output),
         "ssim": float(structural_similarity(reference, output, channel_axis=-1, data_range=255)),
         "delta_e2000": float(np.mean(de)),
         "colorfulness": colorfulness(output),
