@@ -89,7 +89,7 @@ def test_a_built_wheel_holds_the_presets_the_photo_and_the_type_marker(tmp_path)
     (wheel,) = (tmp_path / "dist").glob("bwcolor-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for preset in ("default", "seed"):
-        assert {f"bwcolor/presets/{preset}/{f}" for f in ("config.json", "metadata.json",
+        assert {f"bwcolor/bundled_presets/{preset}/{f}" for f in ("config.json", "metadata.json",
                                                             "model.weights.h5")} <= names
     assert "bwcolor/data/bundled_photos/castle_clinton_1961.jpg" in names
     assert "bwcolor/data/bundled_photos/ATTRIBUTION.txt" in names

@@ -1,12 +1,13 @@
 """Presets are data: a folder with config.json, model.weights.h5 and metadata.json.
 
-Built-in presets live in ``bwcolor/presets/<name>/`` inside the package. Loading never runs code
-from the folder: the config is validated against a fixed schema and the architecture is rebuilt
-from bwcolor's own registry; only weights are read from the HDF5 file.
+Built-in presets live in ``bwcolor/bundled_presets/<name>/`` inside the package. Loading never
+runs code from the folder: the config is validated against a fixed schema and the architecture is
+rebuilt from bwcolor's own registry; only weights are read from the HDF5 file.
 """
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import math
 import os
@@ -19,7 +20,9 @@ __all__ = ["CONFIG_SCHEMA", "MAX_IMAGE_SIZE", "MAX_RENDER_SIZE", "MIN_RENDER_SIZ
 
 FORMAT_VERSION = 1
 CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE = "config.json", "model.weights.h5", "metadata.json"
-BUILTIN_DIR = Path(__file__).parent / "presets"
+#: The presets inside the package (``bwcolor/bundled_presets/<name>/``): a folder name of its
+#: own, so it cannot be confused with this module; found through importlib.resources.
+BUILTIN_DIR = Path(str(importlib.resources.files("bwcolor") / "bundled_presets"))
 
 #: Smallest and largest render size (short side, pixels) colorize accepts. Above the cap the
 #: model sees more pixels than any bundled model was trained for, and memory grows with its
