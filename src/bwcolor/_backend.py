@@ -39,13 +39,16 @@ def cache_dir() -> Path:
 def enable_compilation_cache(path=None):
     """Turn on JAX's persistent compilation cache, so a second run skips XLA compiles.
 
-    Does nothing on other backends, or when ``BWCOLOR_NO_COMPILATION_CACHE`` is set.
+    Does nothing on other backends, or when ``BWCOLOR_NO_COMPILATION_CACHE`` is set. Without
+    ``path``, a cache folder already configured (by the user, or an earlier call) is kept.
     Returns the cache folder used, or None.
     """
     if name() != "jax" or os.environ.get("BWCOLOR_NO_COMPILATION_CACHE"):
         return None
     import jax
 
+    if path is None and jax.config.jax_compilation_cache_dir:
+        return Path(jax.config.jax_compilation_cache_dir)
     path = Path(path) if path is not None else cache_dir() / "jax"
     try:
         path.mkdir(parents=True, exist_ok=True)

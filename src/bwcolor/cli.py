@@ -333,8 +333,10 @@ def cmd_compare(args):
     models = args.model or ["default"]
     for m in models:
         _check_model(m)
-    try:
-        from bwcolor.plotting import plot_comparison
+    from bwcolor.plotting import _pyplot, plot_comparison
+
+    try:  # before loading any model: without the plot extra there is nothing to draw with
+        _pyplot()
     except ImportError as e:
         raise UsageError(str(e)) from None
     colorizers = {m: _load_colorizer(m) for m in models}

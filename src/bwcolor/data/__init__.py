@@ -10,22 +10,36 @@ pixels), ``arrays`` (check users' arrays), ``scanning`` (:func:`scan`), ``report
 ``samples``.
 """
 
-from bwcolor.data.arrays import validate_image_array
-from bwcolor.data.dataset import ColorizationDataset
-from bwcolor.data.decode import (
-    ImageDecodeError,
-    load_rgb,
-    open_image,
-    pil_to_lightness,
-    pil_to_rgb,
-    sniff_format,
-)
-from bwcolor.data.degradations import DEGRADATIONS, Degradations
-from bwcolor.data.discover import SPLITS, find_files, split_of
-from bwcolor.data.grain_pipeline import grain_dataset
-from bwcolor.data.report import SKIP_REASONS, DatasetReport
-from bwcolor.data.samples import sample_photo, sample_photos, write_sample_folder
-from bwcolor.data.scanning import DEFAULT_MIN_CHROMA, scan
+import importlib
+
+# Names are loaded on first use (PEP 562): `bwcolor --help`, the CLI's output planning and
+# `sample_photo()` need decode/discover/report only, not the dataset module, which imports Keras
+# (2-3 s on a 2-core CPU).
+_HOMES = {
+    "validate_image_array": "arrays",
+    "ColorizationDataset": "dataset",
+    "ImageDecodeError": "decode", "load_rgb": "decode", "open_image": "decode",
+    "pil_to_lightness": "decode", "pil_to_rgb": "decode", "sniff_format": "decode",
+    "DEGRADATIONS": "degradations", "Degradations": "degradations",
+    "SPLITS": "discover", "find_files": "discover", "split_of": "discover",
+    "grain_dataset": "grain_pipeline",
+    "SKIP_REASONS": "report", "DatasetReport": "report",
+    "sample_photo": "samples", "sample_photos": "samples", "write_sample_folder": "samples",
+    "DEFAULT_MIN_CHROMA": "scanning", "scan": "scanning",
+}
+
+
+def __getattr__(name):
+    if name in _HOMES:
+        value = getattr(importlib.import_module(f"bwcolor.data.{_HOMES[name]}"), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    raise AttributeError(f"module 'bwcolor.data' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "DEFAULT_MIN_CHROMA",
