@@ -69,7 +69,8 @@ class Colorizer(PresetModel):
     Examples
     --------
     >>> from bwcolor import Colorizer
-    >>> rgb = Colorizer.from_preset("default").colorize("old.jpg")       # doctest: +SKIP
+    >>> from bwcolor.data import sample_photo
+    >>> rgb = Colorizer.from_preset("default").colorize(sample_photo())   # doctest: +SKIP
     >>> c = Colorizer(architecture="default", image_size=128)             # doctest: +SKIP
     >>> c.fit("my_color_photos/", epochs=20, checkpoint_dir="runs/a")     # doctest: +SKIP
     """
@@ -93,10 +94,17 @@ class Colorizer(PresetModel):
             verbose: int | str = "auto", callbacks: list | None = None) -> keras.callbacks.History:
         """Train on a folder (or list) of color photos, or on a ``keras.utils.PyDataset``.
 
+        Every argument is checked before any photo is read; the run folder's writability and
+        free space before the first epoch. A NaN loss stops training (``FloatingPointError``)
+        with the last good weights put back.
+
         Parameters
         ----------
         data_source : folder, list of paths, or PyDataset yielding (L input, ab target)
-        epochs, batch_size : int
+        epochs : int
+            Train until this many epochs are done in all (resumed runs count theirs).
+        batch_size : int
+            Photos per step, >= 1.
         validation_split, test_split : float
             Fractions of the photos held out, by a stable hash of each relative path (adding
             photos never moves existing ones between splits). The test split is never trained on;
@@ -106,31 +114,28 @@ class Colorizer(PresetModel):
             Run folder: ``last.keras`` (model + optimizer, for ``resume``), ``best/`` (preset of
             the best validation epoch), ``history.csv``, ``curves.png``, ``state.json``.
         resume : bool
-            Continue from ``checkpoint_dir/last.keras`` with its optimizer state.
+            Continue from ``checkpoint_dir/last.keras`` with its optimizer state; the run's config
+            must match this Colorizer's (:meth:`resume` builds one that does).
         mixed_precision : {"auto", "bfloat16", "float16", None}
-            "auto" picks bfloat16 on the torch backend on CPUs with AMX/AVX-512 BF16 (the fast
-            path there) and float32 elsewhere. Losses and ab decoding stay in float32.
+            "auto": bfloat16 with torch on CPUs with AMX/AVX-512 BF16, else float32.
+        steps_per_epoch : int, optional
+            Steps per epoch (default: one pass over the photos, ``repeats`` times).
+        validation_data : PyDataset, optional
+            Validation batches to use instead of the validation split.
         cache_dir : "auto", path or None
-            Where photos are kept decoded (uint8 ``.npy``, resized to what the crops can use)
-            after their first visit, so later epochs read arrays instead of decoding files.
-            "auto": a temporary folder, removed when ``fit`` returns (no cache, with a warning,
-            when the temp disk lacks room); a path: kept and reused by later runs (entries are
-            keyed by the photo's path, modification time and size); None: decode on every visit.
-            With ``workers`` 1 the cache is filled on every core before the first epoch.
+            Where photos are kept decoded (uint8 ``.npy``) after their first visit. "auto": a
+            temporary folder, removed when ``fit`` returns (none, with a warning, when the disk
+            lacks room); a path: kept for later runs (keyed by path, mtime and size); None:
+            decode on every visit. Damaged entries are decoded again and replaced.
         workers : "auto" or int
-            Data loading threads (or processes). "auto": 2 when the host makes the crops; 1 (no
-            loader threads: batches are sliced in the training loop, which JAX's asynchronous
-            dispatch overlaps with the accelerator) when ``crops_on_device`` reads a cache
-            through the PyDataset loader, where threads only contend for the GIL (1.3x faster
-            on an H100).
+            Loader threads (or processes). "auto": 2 when the host makes the crops; 1 when
+            ``crops_on_device`` reads a cache (threads would only contend for the GIL).
         use_multiprocessing : bool
-            Processes instead of threads: faster on many-core machines with host crops
-            (decoding and Lab conversion hold Python's GIL often), but forking after JAX has
-            started can deadlock (keras-team/keras#20619).
+            Processes instead of threads (forking after JAX started can deadlock).
         loader : {"pydataset", "grain"}
-            How photos become batches: a ``keras.utils.PyDataset`` (default), or a Grain
-            pipeline (:func:`bwcolor.data.grain_dataset`; needs ``pip install grain``), same
-            crops and augmentation.
+            A ``keras.utils.PyDataset`` (default) or a Grain pipeline, same crops.
+        seed : int
+            Shuffling, crops and augmentation derive from it.
         repeats : int
             Visit every training photo this many times per epoch (different random crops).
         degradations : Degradations or True, optional
@@ -138,19 +143,14 @@ class Colorizer(PresetModel):
         time_budget : float, optional
             Stop after the epoch during which this many seconds have passed.
         distribute : {None, "auto"}
-            "auto": with JAX and more than one device, train data-parallel over all of them
-            (``keras.distribution.DataParallel``).
-        targets_on_device : {"auto", True, False}
-            Where photo crops become a*, b* targets: True sends the uint8 crops and converts
-            them inside the train step (:class:`bwcolor.losses.RGBTargets`), False converts on
-            the host. "auto": True on a GPU/TPU, whose host pipeline is otherwise the bottleneck;
-            False on CPU. Folder/list sources only (a PyDataset brings its own targets).
-        crops_on_device : {"auto", True, False}
-            True: the host only slices each photo's window out of the (cached) image; resizing,
-            flipping, L* and the targets are computed in the train step
-            (:class:`bwcolor.device_crops.DeviceCropModel`). Implies ``targets_on_device``; not
-            with ``degradations`` or ``validation_data``. "auto": True on a GPU/TPU when neither
-            is given. Folder/list sources only.
+            "auto": data-parallel over every JAX device (``keras.distribution.DataParallel``).
+        targets_on_device, crops_on_device : {"auto", True, False}
+            Make the a*b* targets (and the crops: resize, flip, L*) inside the train step
+            (:class:`bwcolor.losses.RGBTargets`, :class:`bwcolor.device_crops.DeviceCropModel`).
+            "auto": True on a GPU/TPU, False on CPU. Folder/list sources only.
+        verbose : "auto", 0, 1 or 2
+            As ``keras.Model.fit``; also prints the dataset report and scan progress.
+        callbacks : list of keras.callbacks.Callback, optional
 
         Returns
         -------
