@@ -15,6 +15,8 @@ from pathlib import Path
 # one's patch as "the original" and leave it installed for good). Re-entrant, so a block may nest
 # another in the same thread.
 _ADD_WEIGHT_PATCH_LOCK = threading.RLock()
+# How many weights_will_be_loaded blocks are open (read by weights_are_being_loaded).
+_LOADING_DEPTH = 0
 
 
 def select_default_backend():
@@ -87,10 +89,19 @@ def weights_will_be_loaded():
             return original(self, *args, **kwargs)
 
         keras.layers.Layer.add_weight = add_weight
+        global _LOADING_DEPTH
+        _LOADING_DEPTH += 1
         try:
             yield
         finally:
+            _LOADING_DEPTH -= 1
             keras.layers.Layer.add_weight = original
+
+
+def weights_are_being_loaded():
+    """Whether a :func:`weights_will_be_loaded` block is open: builders skip loading pretrained
+    weights of their own then (a backbone's ImageNet file), as the caller's weights replace them."""
+    return _LOADING_DEPTH > 0
 
 
 def devices():

@@ -249,6 +249,21 @@ def _check_resume_flags(args, config):
                              f"continue the run as it was")
 
 
+def _backbone_config(args):
+    """wallner_full's architecture_config of --backbone and --backbone-weights."""
+    if args.backbone is None:
+        if args.backbone_weights != "imagenet":
+            raise UsageError("--backbone-weights needs --backbone NAME")
+        return None
+    if args.architecture != "wallner_full":
+        raise UsageError(f"--backbone is for --architecture wallner_full. "
+                         f"Received: --architecture {args.architecture}")
+    weights = None if args.backbone_weights == "none" else args.backbone_weights
+    if weights not in (None, "imagenet"):
+        weights = os.path.abspath(weights)  # the run records where the file was
+    return {"backbone": args.backbone, "backbone_weights": weights}
+
+
 def cmd_train(args):
     run = Path(args.output)
     data = Path(args.data_dir)
@@ -261,6 +276,9 @@ def cmd_train(args):
     if args.resume:
         config = _run_config(run)
         _check_resume_flags(args, config)
+        if args.backbone is not None or args.backbone_weights != "imagenet":
+            raise UsageError("--backbone and --backbone-weights are the run's own with --resume; "
+                             "drop them to continue the run as it was")
     elif run.is_dir() and any(run.iterdir()):
         raise UsageError(f"run folder exists and is not empty; use --resume to continue it. "
                          f"Received: -o {str(run)!r}")
@@ -276,7 +294,8 @@ def cmd_train(args):
             colorizer = Colorizer(args.architecture or d["architecture"],
                                   image_size=args.image_size or d["image_size"],
                                   loss=args.loss,
-                                  learning_rate=args.learning_rate or d["learning_rate"])
+                                  learning_rate=args.learning_rate or d["learning_rate"],
+                                  architecture_config=_backbone_config(args))
     except ValueError as e:
         raise UsageError(str(e)) from None
     try:
@@ -427,6 +446,13 @@ def _add_train(sub):
                    help=f"network (default: {d['architecture']}; with --resume: the run's)")
     t.add_argument("--loss", choices=("auto", *LOSSES), default="auto",
                    help="auto: the architecture's recommended loss")
+    t.add_argument("--backbone", default=None, metavar="NAME",
+                   help="wallner_full only: a keras.applications classifier as its global "
+                   "feature, frozen (InceptionResNetV2 as in the tutorial; MobileNetV3Small, "
+                   "EfficientNetB0 are cheap on a CPU)")
+    t.add_argument("--backbone-weights", default="imagenet", metavar="FILE|imagenet|none",
+                   help="the backbone's weights: ImageNet's (downloaded once; needs network), "
+                   "a local weights file, or none (random)")
     t.add_argument("--image-size", type=_number(int, "image_size", low=16,
                                                 high=presets.MAX_IMAGE_SIZE), default=None,
                    help=f"training crop size in pixels, a multiple the architecture needs "

@@ -246,7 +246,8 @@ def _new_config(architecture, image_size, loss, architecture_config, loss_config
     return presets.validate_config({
         "format_version": presets.FORMAT_VERSION,
         "architecture": architecture,
-        "architecture_config": dict(architecture_config or {}),
+        "architecture_config": {k: os.fspath(v) if isinstance(v, os.PathLike) else v
+                                for k, v in (architecture_config or {}).items()},
         "image_size": int(image_size),
         "loss": loss,
         "loss_config": dict(loss_config or {}),

@@ -136,6 +136,11 @@ def _check_values(config, source):
     mp = config.get("mixed_precision")
     _check(mp in _MIXED_PRECISION, source,
            f"mixed_precision must be one of {_MIXED_PRECISION}. Received: mixed_precision={mp!r}")
+    for key, value in config.get("architecture_config", {}).items():
+        _check(_is_json(value), source,
+               f"architecture_config values must be JSON (strings, numbers, lists...), so the "
+               f"config can be saved; name a backbone instead of passing a model. Received: "
+               f"{key}={type(value).__name__}")
     loss_config = config.get("loss_config", {})
     if "grid_step" in loss_config:
         step = loss_config["grid_step"]
@@ -152,6 +157,15 @@ def _check_values(config, source):
         _check(isinstance(lam, (int, float)) and not isinstance(lam, bool) and 0 <= lam <= 1,
                source, f"loss_config.rebalancing_lambda must be in [0, 1]. "
                        f"Received: rebalancing_lambda={lam!r}")
+
+
+def _is_json(value):
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(map(_is_json, value))
+    return isinstance(value, dict) and all(isinstance(k, str) and _is_json(v)
+                                           for k, v in value.items())
 
 
 def as_json(value):

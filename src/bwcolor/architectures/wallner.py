@@ -13,6 +13,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from bwcolor.architectures import backbones
 from bwcolor.architectures.layers import GrayToRGB, TileToGrid, output_head
 
 
@@ -80,18 +81,33 @@ def _small_global_encoder(x, width):
     return layers.Dense(width * 4, activation="relu", name="global_dense")(x)
 
 
-def wallner_full(head="regression", num_bins=313, backbone=None, backbone_input_size=299,
-                 backbone_value_range=(-1.0, 1.0), global_width=64, width_scale=1.0,
-                 name="wallner_full"):
+def wallner_full(head="regression", num_bins=313, backbone=None, backbone_weights="imagenet",
+                 freeze_backbone=True, backbone_input_size=None, backbone_value_range=None,
+                 global_width=64, width_scale=1.0, name="wallner_full"):
     """Deep Koalarization: encoder + global features tiled over the H/8 grid, fused by 1x1 conv.
 
     Parameters
     ----------
-    backbone : keras.Model or str, optional
-        A ``keras.applications`` classifier (an instance, or a class name such as
-        ``"InceptionResNetV2"``, built with ``weights=None``) whose output vector is the global
-        feature; it sees the gray photo resized to ``backbone_input_size`` and scaled to
-        ``backbone_value_range``. None uses a small trainable global encoder instead.
+    backbone : str or keras.Model, optional
+        The name of a ``keras.applications`` classifier (``"InceptionResNetV2"``, the
+        tutorial's; ``"MobileNetV3Small"``, ``"EfficientNetB0"``...; see
+        :func:`bwcolor.architectures.backbones.available`) whose class scores are the global
+        feature. It sees the gray photo as RGB, resized to ``backbone_input_size`` and put
+        through the application's own ``preprocess_input``. A ``keras.Model`` instance also
+        works here (it saves inside a ``.keras`` file), fed pixels scaled to
+        ``backbone_value_range``, but a Colorizer's config must be JSON: name the backbone there.
+        None uses a small trainable global encoder instead.
+    backbone_weights : "imagenet", path or None
+        The named backbone's weights: ImageNet's (downloaded by Keras once, into
+        ``~/.keras/models``), a local weights file, or random. Not read when the net is built
+        to load saved weights right after (a preset, a checkpoint), so loading needs no network.
+    freeze_backbone : bool
+        Keep the backbone's weights (and batch-norm statistics) as they are while training.
+    backbone_input_size : int, optional
+        Default: the size the classifier's ImageNet weights were trained at (299 for
+        InceptionResNetV2, 224 for most).
+    backbone_value_range : (float, float), optional
+        Only for a ``keras.Model`` backbone: the pixel range it expects (default (-1, 1)).
     width_scale : float
         Multiplies every encoder/decoder width (1.0 is the paper's net).
     """
@@ -109,12 +125,8 @@ def wallner_full(head="regression", num_bins=313, backbone=None, backbone_input_
     if backbone is None:
         vector = _small_global_encoder(encoded, global_width)
     else:
-        if isinstance(backbone, str):
-            backbone = getattr(keras.applications, backbone)(
-                weights=None, include_top=True,
-                input_shape=(backbone_input_size, backbone_input_size, 3))
-        resized = layers.Resizing(backbone_input_size, backbone_input_size, name="backbone_resize")(inputs)
-        vector = backbone(GrayToRGB(backbone_value_range, name="gray_to_rgb")(resized))
+        vector = _backbone_vector(inputs, backbone, backbone_weights, freeze_backbone,
+                                  backbone_input_size, backbone_value_range)
     tiled = TileToGrid(name="tile_global")([vector, encoded])
     x = layers.Concatenate(name="fusion_concat")([encoded, tiled])
     x = layers.Conv2D(w(256), 1, activation="relu", name="fusion")(x)
@@ -127,3 +139,25 @@ def wallner_full(head="regression", num_bins=313, backbone=None, backbone_input_
     x = _conv(x, w(16))
     outputs = _tanh_or_logits(x, head, num_bins, final_upsample=True)
     return keras.Model(inputs, outputs, name=name)
+
+
+def _backbone_vector(inputs, backbone, weights, freeze, input_size, value_range):
+    """The backbone's class scores of the gray input, resized and preprocessed for it."""
+    if isinstance(backbone, str):
+        if value_range is not None:
+            raise ValueError(f"backbone_value_range is for a keras.Model backbone; a named one "
+                             f"uses its application's preprocess_input. Received: "
+                             f"backbone={backbone!r}, backbone_value_range={value_range!r}")
+        model = backbones.build(backbone, weights, input_size, freeze)
+        size = model.input_shape[1]
+        resized = layers.Resizing(size, size, name="backbone_resize")(inputs)
+        rgb = GrayToRGB((0.0, 255.0), name="gray_to_rgb")(resized)
+        return model(backbones.ApplicationPreprocess(backbones.family(backbone),
+                                                     name="backbone_preprocess")(rgb))
+    if not isinstance(backbone, keras.Model):
+        raise ValueError(f"backbone must be a keras.applications name, a keras.Model or None. "
+                         f"Received: backbone={backbone!r}")
+    backbone.trainable = not freeze
+    size = input_size or backbone.input_shape[1]
+    resized = layers.Resizing(size, size, name="backbone_resize")(inputs)
+    return backbone(GrayToRGB(value_range or (-1.0, 1.0), name="gray_to_rgb")(resized))

@@ -1,0 +1,175 @@
+"""The tutorial's Full model with a named keras.applications backbone: weights from a local
+file, frozen while training, saved and reloaded without network (issue #19).
+
+Offline throughout: the backbone's "pretrained" weights are a randomly initialised
+MobileNetV3Small's, written to a file; ImageNet weights are never downloaded.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from bwcolor import Colorizer, _backend, architectures, cli
+from bwcolor.architectures import backbones
+
+SMALL = dict(width_scale=0.0625, global_width=4, backbone="MobileNetV3Small",
+             backbone_input_size=32)
+
+
+@pytest.fixture(scope="module")
+def backbone_file(tmp_path_factory):
+    """A MobileNetV3Small (with its top, as wallner_full builds it) of random weights, saved."""
+    with _backend.weights_will_be_loaded():  # zeros first: 2 s instead of 16 s on JAX
+        model = keras.applications.MobileNetV3Small(weights=None, include_top=True,
+                                                    input_shape=(32, 32, 3))
+    rng = np.random.default_rng(0)
+    model.set_weights([(rng.uniform(0.5, 1.5, v.shape) if "variance" in v.path
+                        else rng.normal(0, 0.05, v.shape)).astype("float32")
+                       for v in model.weights])
+    path = tmp_path_factory.mktemp("backbone") / "mobilenet_v3_small.weights.h5"
+    model.save_weights(path)
+    return path, model
+
+
+def _backbone(model):
+    (nested,) = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    return nested
+
+
+def _assert_same_weights(a, b):
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+
+
+@pytest.fixture
+def no_network(monkeypatch, tmp_path):
+    """Every connection refused, and an empty Keras download cache."""
+    def refuse(*args, **kwargs):
+        raise OSError("network is unreachable (test)")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+
+
+def test_file_weights_frozen_through_fit_then_save_load_resume(backbone_file, photo_dir, tmp_path,
+                                                               no_network):
+    path, reference = backbone_file
+    own = tmp_path / "backbone.weights.h5"
+    own.write_bytes(path.read_bytes())
+    c = Colorizer("wallner_full", image_size=32,
+                  architecture_config={**SMALL, "backbone_weights": own})
+    assert c.config["architecture_config"]["backbone_weights"] == str(own)  # JSON config
+    backbone = _backbone(c.model)
+    assert not backbone.trainable and backbone.name == "MobileNetV3Small"
+    _assert_same_weights(backbone.get_weights(), reference.get_weights())
+
+    before = c.model.get_weights()
+    run = tmp_path / "run"
+    c.fit(photo_dir, epochs=1, batch_size=2, validation_split=0.2, test_split=0.0,
+          checkpoint_dir=run, verbose=0)
+    # Frozen: kernels and batch-norm statistics as loaded; the rest of the net learned.
+    _assert_same_weights(_backbone(c.model).get_weights(), reference.get_weights())
+    assert any(not np.array_equal(a, b) for a, b in zip(before, c.model.get_weights()))
+
+    own.unlink()  # a preset holds the backbone's weights: its file is no longer needed
+    x = np.random.default_rng(1).uniform(-1, 1, (1, 32, 32, 1)).astype("float32")
+    expected = c.model.predict(x, verbose=0)
+    preset = c.save(tmp_path / "preset")
+    loaded = Colorizer.from_preset(preset)
+    np.testing.assert_allclose(loaded.model.predict(x, verbose=0), expected, atol=1e-5)
+    assert not _backbone(loaded.model).trainable
+
+    resumed = Colorizer.resume(run)
+    _assert_same_weights(resumed.model.get_weights(), c.model.get_weights())
+    assert Colorizer.from_preset(run).config["architecture_config"]["backbone"] == "MobileNetV3Small"
+
+    # A preset of ImageNet weights loads without network too: it never downloads them again.
+    config = json.loads((preset / "config.json").read_text())
+    config["architecture_config"]["backbone_weights"] = "imagenet"
+    (preset / "config.json").write_text(json.dumps(config))
+    again = Colorizer.from_preset(preset)
+    np.testing.assert_allclose(again.model.predict(x, verbose=0), expected, atol=1e-5)
+
+
+def test_imagenet_without_network_fails_fast_and_says_what_to_do(no_network, photo_dir, tmp_path,
+                                                                 capsys):
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=r"backbone_weights='imagenet' needs the network.*"
+                                         r"backbone_weights='/path/to/file.h5'"):
+        Colorizer("wallner_full", image_size=32,
+                  architecture_config={**SMALL, "backbone_weights": "imagenet"})
+    assert time.perf_counter() - start < 5  # before building anything
+    # The command says so before scanning a photo.
+    code = cli.main(["train", str(photo_dir), "-o", str(tmp_path / "run"), "--architecture",
+                     "wallner_full", "--backbone", "MobileNetV3Small", "--image-size", "32"])
+    err = capsys.readouterr().err
+    assert code != 0 and "--backbone-weights FILE" in err
+    assert "scanning" not in capsys.readouterr().out
+    assert not (tmp_path / "run").exists()
+
+
+def test_bad_backbones_are_refused_naming_the_value(tmp_path):
+    with pytest.raises(ValueError, match=r"unknown backbone. Received: backbone='ResNet5'"):
+        architectures.get("wallner_full", backbone="ResNet5", backbone_weights=None)
+    missing = tmp_path / "nope.h5"
+    with pytest.raises(ValueError, match=r"not found. Received: backbone_weights='.*nope.h5'"):
+        architectures.get("wallner_full", backbone="MobileNetV3Small", backbone_weights=missing)
+    with pytest.raises(ValueError, match=r"backbone_weights must be"):
+        architectures.get("wallner_full", backbone="MobileNetV3Small", backbone_weights=3)
+    # A model instance cannot be a Colorizer's config: refused when built, not when saved.
+    inputs = keras.Input((32, 32, 3))
+    model = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(inputs))
+    with pytest.raises(ValueError, match=r"architecture_config values must be JSON.*"
+                                         r"Received: backbone=Functional"):
+        Colorizer("wallner_full", image_size=32, architecture_config={"backbone": model})
+
+
+@pytest.mark.parametrize("name, first_pixel", [
+    ("InceptionResNetV2", -1.0),  # "tf": [-1, 1]
+    ("ResNet50", 0 - 103.939),  # "caffe": BGR minus the ImageNet mean
+    ("DenseNet121", (0 - 0.485) / 0.229),  # "torch": ImageNet mean / std
+    ("MobileNetV3Small", 0.0),  # rescales inside the model
+])
+def test_backbone_input_is_the_applications_own_preprocessing(name, first_pixel):
+    rgb = np.stack([np.linspace(0, 255, 6, dtype="float32").reshape(1, 2, 3)] * 3, axis=-1)
+    family = backbones.family(name)
+    layer = backbones.ApplicationPreprocess(family)
+    out = keras.ops.convert_to_numpy(layer(rgb))
+    expected = getattr(keras.applications, family).preprocess_input(rgb.copy())
+    np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-4)
+    np.testing.assert_allclose(out[0, 0, 0, 0], first_pixel, rtol=1e-5)
+    assert backbones.ApplicationPreprocess.from_config(layer.get_config()).family == family
+
+
+def test_mobilenet_v3_rescales_its_input_itself(backbone_file):
+    # Why its preprocess_input passes pixels through: the model holds a [0, 255] -> [-1, 1] layer.
+    rescaling = [layer for layer in backbone_file[1].layers
+                 if isinstance(layer, keras.layers.Rescaling)]
+    assert [(layer.scale, layer.offset) for layer in rescaling] == [(1 / 127.5, -1.0)]
+
+
+@pytest.mark.slow
+def test_cli_trains_with_a_local_backbone_file_then_colorizes(backbone_file, photo_dir, tmp_path):
+    run, out = tmp_path / "run", tmp_path / "out"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "KERAS_HOME": str(tmp_path / "keras_home")}
+
+    def bwcolor(*args):
+        return subprocess.run([sys.executable, "-m", "bwcolor", *map(str, args)],
+                              capture_output=True, text=True, env=env, timeout=600)
+
+    r = bwcolor("train", photo_dir, "-o", run, "--architecture", "wallner_full", "--backbone",
+                "MobileNetV3Small", "--backbone-weights", backbone_file[0], "--image-size", "32",
+                "--epochs", "1", "--batch-size", "2")
+    assert r.returncode == 0, r.stderr
+    r = bwcolor("colorize", photo_dir / "rocket.jpg", "-o", out, "--model", run)
+    assert r.returncode == 0, r.stderr
+    assert len(list(out.iterdir())) == 1
