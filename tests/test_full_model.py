@@ -173,3 +173,26 @@ def test_cli_trains_with_a_local_backbone_file_then_colorizes(backbone_file, pho
     r = bwcolor("colorize", photo_dir / "rocket.jpg", "-o", out, "--model", run)
     assert r.returncode == 0, r.stderr
     assert len(list(out.iterdir())) == 1
+
+
+def test_cached_features_give_the_uncached_loss_and_train_the_same_weights(backbone_file):
+    path, _ = backbone_file
+    model = architectures.get("wallner_full", **SMALL, backbone_weights=path)
+    features, head = backbones.split_features(model)
+    assert _backbone(model) not in head.layers  # the head never runs the classifier
+    rng = np.random.default_rng(2)
+    x = rng.uniform(-1, 1, (2, 32, 32, 1)).astype("float32")
+    y = rng.uniform(-0.4, 0.4, (2, 32, 32, 2)).astype("float32")
+    cached = features.predict(x, verbose=0)  # once per photo, reused every epoch
+    model.compile(optimizer="adam", loss="mse")
+    head.compile(optimizer="adam", loss="mse")
+    uncached_loss = model.test_on_batch(x, y)
+    np.testing.assert_allclose(head.test_on_batch([x, cached], y), uncached_loss, rtol=1e-5)
+    before = [w.copy() for w in _backbone(model).get_weights()]
+    head.train_on_batch([x, cached], y)
+    _assert_same_weights(_backbone(model).get_weights(), before)  # shared and frozen
+    assert model.test_on_batch(x, y) != uncached_loss  # the fused net's own weights trained
+    with _backend.weights_will_be_loaded():
+        plain = architectures.get("wallner_full", width_scale=0.0625, global_width=4)
+    with pytest.raises(ValueError, match="needs a net with a backbone"):
+        backbones.split_features(plain)

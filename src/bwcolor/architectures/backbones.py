@@ -23,7 +23,8 @@ from keras import layers
 
 from bwcolor import _backend
 
-__all__ = ["ApplicationPreprocess", "available", "build", "default_input_size", "family"]
+__all__ = ["ApplicationPreprocess", "available", "build", "default_input_size", "family",
+           "split_features"]
 
 # Input sizes the ImageNet weights were trained at, where not 224.
 _INPUT_SIZES = {
@@ -161,3 +162,30 @@ def build(name, weights="imagenet", input_size=None, freeze=True):
                              f"Received: backbone_weights={str(weights)!r}: {e}") from None
     model.trainable = not freeze
     return model
+
+
+def split_features(model):
+    """(features, head): the Full net ``model`` cut where its backbone's feature enters.
+
+    ``features`` maps the L input to the backbone's global feature ``(B, D)``; ``head`` maps
+    ``[L, feature]`` to the output, without running the backbone. Both share ``model``'s layers
+    and weights, so training ``head`` on features computed once (a frozen backbone's features
+    do not change) trains ``model``, and ``head([L, features(L)])`` equals ``model(L)``.
+
+    Raises
+    ------
+    ValueError
+        When ``model`` has no ``tile_global`` layer fed by a backbone (a ``wallner_full`` built
+        without one).
+    """
+    try:
+        vector = model.get_layer("tile_global").input[0]
+    except ValueError:
+        raise ValueError(f"split_features needs a wallner_full net. Received: model "
+                         f"{model.name!r}") from None
+    if not any(isinstance(layer, keras.Model) for layer in model.layers):
+        raise ValueError(f"split_features needs a net with a backbone; {model.name!r} has a "
+                         f"trainable global encoder instead")
+    features = keras.Model(model.inputs, vector, name=f"{model.name}_features")
+    head = keras.Model([*model.inputs, vector], model.outputs[0], name=f"{model.name}_head")
+    return features, head
