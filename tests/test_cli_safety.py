@@ -213,6 +213,8 @@ BAD_ARGS = [
     ("train", "{missing}", "-o", "{run}"),
     ("train", "{scans}", "-o", "{run}", "--resume"),
     ("train", "{scans}", "-o", "{textfile}"),
+    ("train", "{scans}", "-o", "{scans}/run"),
+    ("train", "{scans}", "-o", "{run}", "--cache-dir", "{scans}/cache"),
     ("evaluate", "{missing}"),
     ("evaluate", "{scans}", "--size", "0"),
     ("evaluate", "{scans}", "--model", "no_such_preset"),

@@ -72,6 +72,12 @@ def test_fit_checks_the_data_and_run_folder_first(tiny, photo_dir, tmp_path, mon
     (tmp_path / "a_file").write_text("x")
     with pytest.raises(ValueError, match="run folder cannot be written"):
         tiny.fit(photo_dir, checkpoint_dir=tmp_path / "a_file" / "run")
+    for name in ("checkpoint_dir", "cache_dir"):  # bwcolor never writes into the photo tree
+        with pytest.raises(ValueError, match=f"{name} must not lie inside the photo folder"):
+            tiny.fit(photo_dir, **{name: photo_dir / "run"})
+        with pytest.raises(ValueError, match=f"{name} must be a folder"):
+            tiny.fit(photo_dir, **{name: tmp_path / "a_file"})
+    assert not (photo_dir / "run").exists()
 
 
 def test_mode_f_images_colorize_like_float_arrays(tiny, photos):

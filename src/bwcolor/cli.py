@@ -257,7 +257,7 @@ def _backbone_config(args):
         return None
     if args.architecture != "wallner_full":
         raise UsageError(f"--backbone is for --architecture wallner_full. "
-                         f"Received: --architecture {args.architecture}")
+                         f"Received: --architecture {args.architecture or 'default'}")
     weights = None if args.backbone_weights == "none" else args.backbone_weights
     if weights not in (None, "imagenet"):
         weights = os.path.abspath(weights)  # the run records where the file was
@@ -271,8 +271,16 @@ def cmd_train(args):
         raise UsageError(f"data folder not found. Received: {str(data)!r}")
     if run.exists() and not run.is_dir():
         raise UsageError(f"-o must be a run folder. Received: -o {str(run)!r} (a file)")
-    if os.path.realpath(run) == os.path.realpath(data):
-        raise UsageError(f"-o must not be the data folder. Received: -o {str(run)!r}")
+    data_real = Path(os.path.realpath(data))
+    for flag, value in (("-o", run), ("--cache-dir", args.cache_dir)):
+        if value in ("auto", "none"):
+            continue
+        real = Path(os.path.realpath(value))
+        if real == data_real or data_real in real.parents:
+            raise UsageError(f"{flag} must not lie inside the data folder, which is scanned for "
+                             f"training photos. Received: {flag} {str(value)!r}")
+        if flag == "--cache-dir" and Path(value).exists() and not Path(value).is_dir():
+            raise UsageError(f"--cache-dir must be a folder. Received: --cache-dir {str(value)!r}")
     if args.resume:
         config = _run_config(run)
         _check_resume_flags(args, config)

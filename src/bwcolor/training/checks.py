@@ -63,6 +63,7 @@ def check_fit_options(o, data_source):
             raise ValueError(f"validation_split + test_split must be < 1. Received: validation_"
                              f"split={o.validation_split}, test_split={o.test_split}")
         check_data_source(data_source)
+        _check_outside_the_photos(data_source, o)
     if o.loader not in ("pydataset", "grain"):
         raise ValueError(f"loader must be 'pydataset' or 'grain'. Received: loader={o.loader!r}")
     _check_crops_on_device(o)
@@ -83,6 +84,25 @@ def _check_crops_on_device(o):
         raise ValueError("crops_on_device=True trains on photo windows; a validation_data "
                          "dataset of (L input, target) batches cannot be scored by it. Use "
                          "validation_split, or crops_on_device=False")
+
+
+def _check_outside_the_photos(data_source, o):
+    """The run folder and the photo cache must not lie inside a photo folder that is scanned:
+    the next scan (a resume) would train on the run's own curves.png, and bwcolor would be
+    writing into the user's photo tree."""
+    folders = [Path(os.path.realpath(p)) for p in
+               ([data_source] if isinstance(data_source, (str, os.PathLike)) else data_source)
+               if Path(p).is_dir()]
+    for name, value in (("checkpoint_dir", o.checkpoint_dir), ("cache_dir", o.cache_dir)):
+        if value is None or value == "auto":
+            continue
+        if Path(value).exists() and not Path(value).is_dir():
+            raise ValueError(f"{name} must be a folder. Received: {name}={str(value)!r} (a file)")
+        real = Path(os.path.realpath(value))
+        for folder in folders:
+            if real == folder or folder in real.parents:
+                raise ValueError(f"{name} must not lie inside the photo folder {str(folder)!r} "
+                                 f"that is scanned for training. Received: {name}={str(value)!r}")
 
 
 def check_data_source(data_source):
