@@ -196,3 +196,13 @@ def test_cached_features_give_the_uncached_loss_and_train_the_same_weights(backb
         plain = architectures.get("wallner_full", width_scale=0.0625, global_width=4)
     with pytest.raises(ValueError, match="needs a net with a backbone"):
         backbones.split_features(plain)
+
+
+def test_backbone_flags_need_wallner_full(photo_dir, tmp_path, capsys):
+    for flags, message in [(["--backbone", "MobileNetV3Small"], "--backbone is for --architecture "
+                             "wallner_full. Received: --architecture default"),
+                           (["--architecture", "wallner_full", "--backbone-weights", "none"],
+                            "--backbone-weights needs --backbone NAME")]:
+        code = cli.main(["train", str(photo_dir), "-o", str(tmp_path / "run"), *flags])
+        assert code != 0 and message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

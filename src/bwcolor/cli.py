@@ -495,7 +495,8 @@ def _add_evaluate(sub):
     e.add_argument("--model", default="default", help="preset, folder, or 'gray' (a = b = 0 baseline)")
     e.add_argument("--split", choices=["train", "validation", "test"], default=None,
                    help="score one split of the folder (default: every photo)")
-    e.add_argument("--size", type=_number(int, "size", low=16, high=presets.MAX_IMAGE_SIZE),
+    e.add_argument("--size", type=_number(int, "size", low=presets.MIN_RENDER_SIZE,
+                                          high=presets.MAX_RENDER_SIZE),
                    default=None, help="short side of the center crops (default: the model's size)")
     e.add_argument("--temperature", type=_TEMPERATURE, default=None,
                    help="annealed-mean temperature for classification models")
