@@ -58,6 +58,7 @@ def test_constructor_names_the_bad_argument(kwargs, error, name):
     ({"time_budget": -5}, ValueError, "time_budget"),
     ({"seed": -1}, ValueError, "seed"),
     ({"loader": "magic"}, ValueError, "loader"),
+    ({"degradations": "heavy"}, TypeError, "degradations"),
 ])
 def test_fit_names_the_bad_argument_before_any_work(tiny, photo_dir, kwargs, error, name, monkeypatch):
     monkeypatch.setattr("bwcolor.data.scan", lambda *a, **k: pytest.fail("scanned photos"))
@@ -86,6 +87,13 @@ def test_mode_f_images_colorize_like_float_arrays(tiny, photos):
     from_array = tiny.colorize(gray)
     # Same scaling; L* is computed by two routes (lookup vs conversion): rounding may differ.
     np.testing.assert_allclose(from_pil, from_array, atol=1)
+
+
+@pytest.mark.parametrize("size,error", [(0, ValueError), (-5, ValueError), (16, ValueError),
+                                        (10**5, ValueError), (64.5, TypeError)])
+def test_evaluate_names_a_bad_size(tiny, photo_dir, size, error):
+    with pytest.raises(error, match="size="):
+        tiny.evaluate(photo_dir, size=size)
 
 
 def test_evaluate_takes_a_single_photo(tiny, photo_dir):

@@ -246,7 +246,8 @@ class Colorizer(PresetModel):
             ``colorfulness_reference``; ``n_images`` scored and ``n_skipped`` unreadable files
             (each also reported with a warning).
         """
-        return evaluation.evaluate(self, data_source, size=int(size or self.config["image_size"]),
+        return evaluation.evaluate(self, data_source,
+                                   size=self.config["image_size"] if size is None else size,
                                    split=split, annealing_temperature=annealing_temperature,
                                    per_image=per_image)
 

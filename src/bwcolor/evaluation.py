@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bwcolor import color, data, metrics
+from bwcolor import color, data, metrics, presets
+from bwcolor._arguments import check_int
 from bwcolor.data.decode import ImageDecodeError
 from bwcolor.data.discover import is_image_file
 
@@ -82,6 +83,9 @@ def _paths_to_score(data_source, size, split):
 def reference_crops(data_source, size, split):
     """uint8 center crops (short side resized to ``size``) of the photos to evaluate on, their
     paths, and how many files could not be read (each is warned about, never silently dropped)."""
+    check_int("size", size, low=presets.MIN_RENDER_SIZE)
+    if size > presets.MAX_RENDER_SIZE:
+        raise ValueError(f"size must be <= {presets.MAX_RENDER_SIZE}. Received: size={size!r}")
     paths = _paths_to_score(data_source, size, split)
     crops, read, skipped = [], [], 0
     # The same deterministic resize + center crop as validation batches.

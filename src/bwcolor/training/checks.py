@@ -64,6 +64,9 @@ def check_fit_options(o, data_source):
                              f"split={o.validation_split}, test_split={o.test_split}")
         check_data_source(data_source)
         _check_outside_the_photos(data_source, o)
+    if not (o.degradations in (None, True, False) or callable(o.degradations)):
+        raise TypeError(f"degradations must be None, True, False or a bwcolor.data.Degradations. "
+                        f"Received: degradations={o.degradations!r}")
     if o.loader not in ("pydataset", "grain"):
         raise ValueError(f"loader must be 'pydataset' or 'grain'. Received: loader={o.loader!r}")
     _check_crops_on_device(o)
