@@ -1,6 +1,8 @@
 """Model output -> colors: a*b* (the annealed mean for classification heads), upsampled and
 joined with the photo's own full-resolution L*, then uint8 sRGB with out-of-gamut colors pulled in
-by chroma (never lightness)."""
+by chroma (never lightness). Options: averaging with the prediction of the mirrored photo
+(``Postprocessor.ab(flipped=...)``), and upsampling a*b* by a guided filter on the photo's L*
+(:func:`guided_upsample`) instead of bilinearly."""
 
 from __future__ import annotations
 
@@ -14,7 +16,12 @@ from PIL import Image
 
 from bwcolor import color, losses
 
-__all__ = ["Postprocessor", "join"]
+__all__ = ["Postprocessor", "box_mean", "guided_upsample", "join"]
+
+#: Guided filter of a*b* on L* (He et al.): window radius in a*b* pixels, and eps in (L* units)^2:
+#: L* edges of contrast well above sqrt(eps) keep a*b* edges aligned with them.
+GUIDED_RADIUS = 2
+GUIDED_EPS = 25.0
 
 #: Large photos are converted in bands of about this many pixels, on a thread pool.
 _JOIN_BAND_PIXELS = 1 << 19
@@ -35,25 +42,92 @@ class Postprocessor:
         self.head = head
         self.bins = bins
 
-    def ab(self, output, annealing_temperature=losses.DEFAULT_TEMPERATURE):
-        """Model output (B, h, w, K or 2) -> a*b* (B, h, w, 2) in Lab units, float32."""
+    def ab(self, output, annealing_temperature=losses.DEFAULT_TEMPERATURE, flipped=None):
+        """Model output (B, h, w, K or 2) -> a*b* (B, h, w, 2) in Lab units, float32.
+
+        ``flipped``: the output for the horizontally mirrored inputs; it is mirrored back and
+        averaged with ``output`` before decoding. For classification heads the bin probabilities
+        are averaged (a mixture of the two distributions), then annealed: averaging the decoded
+        a*b* instead would average two annealed means, each already pulled towards its own mode.
+        """
+        output = keras.ops.convert_to_numpy(output).astype(np.float32)
+        if flipped is not None:
+            flipped = keras.ops.convert_to_numpy(flipped).astype(np.float32)[:, :, ::-1]
+            if self.head == "classification":  # log of the mean probability: logits again
+                output = np.log(0.5 * (_softmax(output) + _softmax(flipped)) + 1e-12)
+            else:
+                output = 0.5 * (output + flipped)
         if self.head == "classification":
             ab = keras.ops.convert_to_numpy(losses.annealed_mean(output, self.bins,
                                                                  annealing_temperature))
         else:
-            ab = color.target_to_ab(keras.ops.convert_to_numpy(output).astype(np.float32))
+            ab = color.target_to_ab(output)
         return ab.astype(np.float32)
 
-    def join(self, lightness, ab_small):
+    def join(self, lightness, ab_small, refine_chroma=False):
         """The photo's L* (H, W) and its predicted a*b* (h, w, 2) -> uint8 sRGB (H, W, 3)."""
-        return join(lightness, ab_small)
+        return join(lightness, ab_small, refine_chroma)
 
 
-def join(lightness, ab_small):
-    """Upsample ab to the photo's size and join it with the photo's own L; return uint8 sRGB."""
+def _softmax(logits):
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _resize(channels, height, width):
+    """Each (h, w) float32 channel of ``channels`` (h, w, C) resized bilinearly to (H, W, C)."""
+    return np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(channels[..., c], np.float32),
+                                                mode="F").resize((width, height), Image.BILINEAR))
+                     for c in range(channels.shape[-1])], axis=-1)
+
+
+def box_mean(x, radius):
+    """Mean of ``x`` (h, w, ...) over (2 radius + 1)^2 windows, by cumulative sums (O(1) per
+    pixel); windows are clipped at the borders (each pixel averages only what is inside)."""
+    x = np.asarray(x, np.float64)
+    h, w = x.shape[:2]
+
+    def along(a, axis, n):
+        c = np.cumsum(a, axis=axis)
+        c = np.concatenate([np.zeros_like(np.take(c, [0], axis=axis)), c], axis=axis)
+        hi = np.minimum(np.arange(n) + radius + 1, n)
+        lo = np.maximum(np.arange(n) - radius, 0)
+        return np.take(c, hi, axis=axis) - np.take(c, lo, axis=axis)
+
+    ones = np.ones((h, w) + (1,) * (x.ndim - 2))
+    return along(along(x, 0, h), 1, w) / along(along(ones, 0, h), 1, w)
+
+
+def guided_upsample(lightness, ab_small, radius=GUIDED_RADIUS, eps=GUIDED_EPS):
+    """a*b* (h, w, 2) upsampled to the photo's (H, W) by a guided filter on its L* (H, W).
+
+    He, Sun and Tang's guided filter (ECCV 2010), in its fast form (He and Sun 2015): at the
+    a*b* resolution, each window fits a*b* as a linear function ``A L* + B`` of the L* there
+    (``A = cov(L*, ab) / (var(L*) + eps)``); the window-averaged ``A`` and ``B`` are upsampled
+    bilinearly and applied to the full-resolution L*. Where L* is flat a*b* is smoothed (no
+    blotches); across an L* edge a*b* may step with it (less color bleeding). A constant a*b*
+    stays constant. Returns float32 (H, W, 2).
+    """
+    h, w = ab_small.shape[:2]
+    H, W = lightness.shape
+    guide = _resize(np.asarray(lightness, np.float32)[..., None], h, w)[..., 0].astype(np.float64)
+    ab = np.asarray(ab_small, np.float64)
+    mean_l, mean_ab = box_mean(guide, radius), box_mean(ab, radius)
+    cov = box_mean(guide[..., None] * ab, radius) - mean_l[..., None] * mean_ab
+    var = box_mean(guide * guide, radius) - mean_l * mean_l
+    a = cov / (np.maximum(var, 0.0)[..., None] + eps)
+    b = mean_ab - a * mean_l[..., None]
+    coef = _resize(np.concatenate([box_mean(a, radius), box_mean(b, radius)], axis=-1)
+                   .astype(np.float32), H, W)
+    return coef[..., :2] * lightness[..., None] + coef[..., 2:]
+
+
+def join(lightness, ab_small, refine_chroma=False):
+    """Upsample ab to the photo's size (bilinearly, or by :func:`guided_upsample` when
+    ``refine_chroma``) and join it with the photo's own L; return uint8 sRGB."""
     h, w = lightness.shape
-    ab = np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(ab_small[..., c]), mode="F")
-                              .resize((w, h), Image.BILINEAR)) for c in range(2)], axis=-1)
+    ab = (guided_upsample(lightness, ab_small) if refine_chroma
+          else _resize(np.asarray(ab_small, np.float32), h, w))
     rgb = np.empty((h, w, 3), np.uint8)
 
     def convert(r0):
