@@ -66,6 +66,32 @@ def test_colorize_in_bands_equals_colorize_whole(trained, photos, monkeypatch):
     np.testing.assert_array_equal(c.colorize(rgb), whole)
 
 
+def test_flip_average_of_a_mirror_symmetric_photo_is_mirror_symmetric(trained, photos):
+    """The prediction averaged with that of the mirrored photo, mirrored back, is symmetric for a
+    symmetric photo (whatever the net's own asymmetries), with or without refined chroma."""
+    c, _, _ = trained
+    half = photos["chelsea"][:64, :48]
+    rgb = np.concatenate([half, half[:, ::-1]], axis=1)
+    out = c.colorize(rgb, flip_average=True)
+    np.testing.assert_array_equal(out, out[:, ::-1])
+    out = c.colorize(rgb, flip_average=True, refine_chroma=True).astype(int)
+    assert np.abs(out - out[:, ::-1]).max() <= 1  # the guided filter's float sums: rounding only
+
+
+def test_colorize_options_keep_the_lightness_and_are_checked(trained, photos):
+    c, _, _ = trained
+    rgb = photos["chelsea"][:101, :157]
+    L_in = color.rgb_to_lab(rgb / 255.0)[..., 0]
+    for options in ({"flip_average": True}, {"refine_chroma": True},
+                    {"flip_average": True, "refine_chroma": True}):
+        out = c.colorize(rgb, **options)
+        assert out.shape == rgb.shape and out.dtype == np.uint8
+        assert np.abs(color.rgb_to_lab(out / 255.0)[..., 0] - L_in).max() < 0.6
+    for name in ("flip_average", "refine_chroma"):
+        with pytest.raises(TypeError, match=name):
+            c.colorize(rgb, **{name: 1})
+
+
 def test_colorize_accepts_paths_pil_arrays_and_lists(trained, photo_dir, photos):
     c, _, _ = trained
     path = photo_dir / "coffee.jpg"

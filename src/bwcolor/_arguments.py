@@ -36,3 +36,10 @@ def check_fraction(name, value):
     if not 0 <= value < 1:
         raise ValueError(f"{name} must be in [0, 1). Received: {name}={value!r}")
     return float(value)
+
+
+def check_bools(**values):
+    """Each keyword's value must be a bool (or numpy bool): TypeError naming the first that is not."""
+    for name, value in values.items():
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{name} must be a bool. Received: {name}={value!r}")

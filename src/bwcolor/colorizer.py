@@ -18,7 +18,7 @@ from keras.utils import PyDataset
 from PIL import Image
 
 from bwcolor import _backend, evaluation, training
-from bwcolor._arguments import check_int, check_positive
+from bwcolor._arguments import check_bools, check_int, check_positive
 from bwcolor.data import Degradations
 from bwcolor.evaluation import evaluate_gray_baseline as evaluate_gray_baseline  # re-exported
 from bwcolor.preset_model import PresetModel, StrPath
@@ -181,17 +181,19 @@ class Colorizer(PresetModel):
         """
         return self.preprocessor.render_shape(height, width, render_size)
 
-    def predict_ab(self, lightness_batch: np.ndarray,
-                   annealing_temperature: float | None = None) -> np.ndarray:
+    def predict_ab(self, lightness_batch: np.ndarray, annealing_temperature: float | None = None,
+                   flip_average: bool = False) -> np.ndarray:
         """Model inputs (B, h, w, 1) scaled L -> ab (B, h/k, w/k, 2) in Lab units, float32."""
         if annealing_temperature is None:
             annealing_temperature = self.config["annealing_temperature"]
-        output = self._predictor().predict_on_batch(lightness_batch)
-        return self.postprocessor.ab(output, annealing_temperature)
+        predict = self._predictor().predict_on_batch
+        flipped = predict(lightness_batch[:, :, ::-1].copy()) if flip_average else None
+        return self.postprocessor.ab(predict(lightness_batch), annealing_temperature, flipped)
 
     def colorize(self, images: Photo | list[Photo], *, render_size: int | None = None,
-                 annealing_temperature: float | None = None,
-                 batch_size: int = 8) -> np.ndarray | list[np.ndarray]:
+                 annealing_temperature: float | None = None, batch_size: int = 8,
+                 flip_average: bool = False,
+                 refine_chroma: bool = False) -> np.ndarray | list[np.ndarray]:
         """Colorize photos at their full resolution.
 
         The model predicts ab at ``render_size`` (short side; default the training size), the ab
@@ -207,18 +209,21 @@ class Colorizer(PresetModel):
         annealing_temperature : float, optional
             For classification heads; lower is more vivid.
         batch_size : int
+        flip_average, refine_chroma : bool
+            Average with the mirrored photo's prediction (2x model time); guided-filter ab on L*.
 
         Returns
         -------
         uint8 array (H, W, 3), or a list of them for a list input.
         """
         self._check_colorize_options(render_size, annealing_temperature, batch_size)
+        check_bools(flip_average=flip_average, refine_chroma=refine_chroma)
         prepared, single = self.preprocessor.prepare(images, render_size)
         results = [None] * len(prepared)
         for indices, x in self.preprocessor.batches(prepared, batch_size):
-            ab = self.predict_ab(x, annealing_temperature)
+            ab = self.predict_ab(x, annealing_temperature, flip_average)
             for j, i in enumerate(indices):
-                results[i] = self.postprocessor.join(prepared[i][0], ab[j])
+                results[i] = self.postprocessor.join(prepared[i][0], ab[j], refine_chroma)
         return results[0] if single else results
 
     # --------------------------------------------------------------- evaluate
