@@ -15,6 +15,12 @@ and the one-time cost of computing ``--photos`` photos' features (``features.pre
 a cached run pays once, not every epoch. After two warm-up steps (compiles), the median of
 ``--steps`` timed steps. Prints one JSON object. Wall time on a shared machine is noisy; each
 step is also timed in process CPU seconds.
+
+With ``--fit-epoch``, times instead a whole short ``Colorizer.fit`` (``--epochs``, one pass over
+``--photos`` sample photos a epoch, no run folder, float32) with ``backbone_features="cache"``
+and with ``"every_step"``: the whole fit's seconds (for "cache" with the photos' features,
+computed once before the first epoch), each epoch's, and the median epoch after the first
+(which compiles).
 """
 
 from __future__ import annotations
@@ -50,7 +56,12 @@ def main():
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--photos", type=int, default=32)
     p.add_argument("--width-scale", type=float, default=1.0)
+    p.add_argument("--fit-epoch", action="store_true", help="time whole fit epochs instead")
+    p.add_argument("--epochs", type=int, default=3)
     args = p.parse_args()
+    if args.fit_epoch:
+        print(json.dumps(_fit_epochs(args)))
+        return
 
     import keras
     import numpy as np
@@ -87,6 +98,56 @@ def main():
         "speedup": round(uncached["median_s"] / with_cache["median_s"], 2),
         "features_once": {"photos": args.photos, "seconds": round(feature_pass, 3)},
     }))
+
+
+def _fit_epochs(args):
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    import keras
+
+    from bwcolor import Colorizer
+    from bwcolor.data import write_sample_folder
+
+    class EpochTimes(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds.append(round(time.perf_counter() - self.t, 3))
+
+    folder = Path(tempfile.mkdtemp(prefix="bwcolor-bench-"))
+    try:
+        write_sample_folder(folder / "0", short_side=int(args.size * 1.5))
+        originals = sorted((folder / "0").iterdir())
+        for i in range(args.photos):  # copies of the samples, as many photos as asked
+            shutil.copy(originals[i % len(originals)], folder / f"{i:04d}.jpg")
+        shutil.rmtree(folder / "0")
+        result = {"backend": keras.backend.backend(), "backbone": args.backbone,
+                  "crop_size": args.size, "batch_size": args.batch_size, "photos": args.photos,
+                  "epochs": args.epochs, "width_scale": args.width_scale,
+                  "cpu_count": os.cpu_count()}
+        for mode in ("cache", "every_step"):
+            c = Colorizer("wallner_full", image_size=args.size,
+                          architecture_config={"backbone": args.backbone,
+                                               "backbone_weights": None,
+                                               "width_scale": args.width_scale})
+            times = EpochTimes()
+            times.seconds = []
+            t = time.perf_counter()
+            c.fit(folder, epochs=args.epochs, batch_size=args.batch_size, validation_split=0.0,
+                  test_split=0.0, verbose=0, mixed_precision=None, backbone_features=mode,
+                  callbacks=[times])
+            later = times.seconds[1:] or times.seconds
+            result[mode] = {"fit_s": round(time.perf_counter() - t, 2),
+                            "epoch_s": times.seconds,
+                            "median_epoch_s_after_first": round(statistics.median(later), 3)}
+        result["epoch_speedup"] = round(result["every_step"]["median_epoch_s_after_first"]
+                                        / result["cache"]["median_epoch_s_after_first"], 2)
+        return result
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

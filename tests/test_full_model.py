@@ -206,3 +206,80 @@ def test_backbone_flags_need_wallner_full(photo_dir, tmp_path, capsys):
         code = cli.main(["train", str(photo_dir), "-o", str(tmp_path / "run"), *flags])
         assert code != 0 and message in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def _cached_colorizer(path):
+    return Colorizer("wallner_full", image_size=32,
+                     architecture_config={**SMALL, "backbone_weights": str(path)})
+
+
+def test_cached_features_dataset_gives_the_every_step_loss(backbone_file, photo_dir, tmp_path):
+    from PIL import Image
+
+    from bwcolor import data
+    from bwcolor.training import features as cached
+
+    c = _cached_colorizer(backbone_file[0])
+    features, head = backbones.split_features(c.model)
+    # 32 x 32 photos, center crops: the crop is the whole photo, so both paths see one input.
+    paths = []
+    for photo in sorted(photo_dir.iterdir())[:2]:
+        paths.append(tmp_path / f"{photo.stem}.png")
+        Image.open(photo).convert("RGB").resize((32, 32)).save(paths[-1])
+    plain = data.ColorizationDataset(paths, 32, 2, training=False)
+    with_features = cached.FeatureDataset.like(plain, cached.photo_features(plain, features))
+    (x, vectors), y = with_features[0]
+    x_plain, y_plain = plain[0]
+    np.testing.assert_array_equal(x, x_plain)
+    np.testing.assert_array_equal(y, y_plain)
+    assert vectors.shape == (2, features.output.shape[-1]) and vectors.dtype == np.float32
+    c.model.compile(loss="mse")
+    head.compile(loss="mse")
+    np.testing.assert_allclose(head.test_on_batch([x, vectors], y), c.model.test_on_batch(x, y),
+                               rtol=1e-5)
+    # Training crops carry their whole photo's feature, the same for every crop and epoch.
+    train = cached.FeatureDataset.like(
+        data.ColorizationDataset(paths, 32, 2, training=True), with_features.features)
+    (_, again), _ = train[0]
+    assert {tuple(v) for v in again} == {tuple(v) for v in vectors}
+
+
+def test_fit_with_cached_features_freezes_resumes_and_saves(backbone_file, photo_dir, tmp_path):
+    path, reference = backbone_file
+    c = _cached_colorizer(path)
+    before = c.model.get_weights()
+    run = tmp_path / "run"
+    c.fit(photo_dir, epochs=1, batch_size=2, validation_split=0.2, test_split=0.0,
+          checkpoint_dir=run, verbose=0, backbone_features="cache")
+    _assert_same_weights(_backbone(c.model).get_weights(), reference.get_weights())
+    assert any(not np.array_equal(a, b) for a, b in zip(before, c.model.get_weights()))
+    assert keras.models.load_model(run / "last.keras").name.endswith("_head")
+
+    resumed = Colorizer.resume(run)
+    _assert_same_weights(resumed.model.get_weights(), c.model.get_weights())
+    resumed.fit(photo_dir, epochs=2, batch_size=2, validation_split=0.2, test_split=0.0,
+                checkpoint_dir=run, resume=True, verbose=0)
+    _assert_same_weights(_backbone(resumed.model).get_weights(), reference.get_weights())
+    again = _cached_colorizer(path)
+    history = again.fit(photo_dir, epochs=3, batch_size=2, validation_split=0.2, test_split=0.0,
+                        checkpoint_dir=run, resume=True, verbose=0)
+    assert history.epoch == [2]
+    _assert_same_weights(Colorizer.resume(run).model.get_weights(), again.model.get_weights())
+    rgb = Colorizer.from_preset(run / "best").colorize(photo_dir / "rocket.jpg")
+    assert rgb.dtype == np.uint8 and rgb.ndim == 3
+
+
+def test_cached_features_refused_where_impossible(backbone_file, photo_dir, tmp_path):
+    from bwcolor import data
+
+    c = _cached_colorizer(backbone_file[0])
+    with pytest.raises(ValueError, match="crops_on_device=True"):
+        c.fit(photo_dir, epochs=1, crops_on_device=True, backbone_features="cache", verbose=0)
+    source = data.ColorizationDataset(sorted(photo_dir.iterdir())[:2], 32, 2, training=True)
+    with pytest.raises(ValueError, match="a PyDataset source"):
+        c.fit(source, epochs=1, backbone_features="cache", verbose=0)
+    with pytest.raises(ValueError, match="backbone_features must be"):
+        c.fit(photo_dir, epochs=1, backbone_features="yes", verbose=0)
+    with pytest.raises(ValueError, match="needs a wallner_full net"):
+        Colorizer("wallner_beta", image_size=32).fit(photo_dir, epochs=1, verbose=0,
+                                                     backbone_features="cache")

@@ -83,15 +83,16 @@ class Colorizer(PresetModel):
         return training.make_optimizer(self.config)
 
     def fit(self, data_source: Photos | PyDataset, epochs: int = 10, batch_size: int = 16,
-            validation_split: float = 0.05, *, test_split: float = 0.05,
-            checkpoint_dir: StrPath | None = None, resume: bool = False,
-            mixed_precision: str | None = "auto", steps_per_epoch: int | None = None,
-            validation_data: PyDataset | None = None, degradations: Degradations | bool | None = None,
-            cache_dir: StrPath | None = "auto", workers: int | str = "auto",
-            use_multiprocessing: bool = False, loader: str = "pydataset", seed: int = 0,
-            repeats: int = 1, time_budget: float | None = None, distribute: str | None = None,
-            targets_on_device: bool | str = "auto", crops_on_device: bool | str = "auto",
-            verbose: int | str = "auto", callbacks: list | None = None) -> keras.callbacks.History:
+            validation_split: float = 0.05, *, test_split: float = 0.05, resume: bool = False,
+            checkpoint_dir: StrPath | None = None, mixed_precision: str | None = "auto",
+            steps_per_epoch: int | None = None, validation_data: PyDataset | None = None,
+            degradations: Degradations | bool | None = None, cache_dir: StrPath | None = "auto",
+            workers: int | str = "auto", use_multiprocessing: bool = False, seed: int = 0,
+            loader: str = "pydataset", repeats: int = 1, time_budget: float | None = None,
+            distribute: str | None = None, targets_on_device: bool | str = "auto",
+            crops_on_device: bool | str = "auto", verbose: int | str = "auto",
+            callbacks: list | None = None,
+            backbone_features: str = "auto") -> keras.callbacks.History:
         """Train on a folder (or list) of color photos, or on a ``keras.utils.PyDataset``.
 
         Every argument is checked before any photo is read; the run folder's writability and
@@ -151,6 +152,8 @@ class Colorizer(PresetModel):
         verbose : "auto", 0, 1 or 2
             As ``keras.Model.fit``; also prints the dataset report and scan progress.
         callbacks : list of keras.callbacks.Callback, optional
+        backbone_features : {"auto", "cache", "every_step"}
+            "cache": a frozen wallner_full backbone's photo features, once a run ("auto": if it can).
 
         Returns
         -------
@@ -160,7 +163,6 @@ class Colorizer(PresetModel):
         options = {k: v for k, v in locals().items() if k not in ("self", "data_source")}
         return training.fit(self, data_source, training.FitOptions(**options))
 
-    # --------------------------------------------------------------- colorize
     def _check_colorize_options(self, render_size=None, annealing_temperature=None, batch_size=1):
         """Validate colorize's photo-independent options (the CLI calls this before any photo)."""
         self.preprocessor.check_render_size(render_size)
@@ -226,7 +228,6 @@ class Colorizer(PresetModel):
                 results[i] = self.postprocessor.join(prepared[i][0], ab[j], refine_chroma)
         return results[0] if single else results
 
-    # --------------------------------------------------------------- evaluate
     def evaluate(self, data_source: Photos, *, split: str | None = None, size: int | None = None,
                  annealing_temperature: float | None = None, per_image: bool = False) -> dict:
         """Score colorizations of color photos against the originals.
@@ -256,7 +257,6 @@ class Colorizer(PresetModel):
                                    split=split, annealing_temperature=annealing_temperature,
                                    per_image=per_image)
 
-    # ----------------------------------------------------------------- resume
     @classmethod
     def resume(cls, run_dir: StrPath) -> Colorizer:
         """The Colorizer of a training run folder, rebuilt from the run's own config, with the
@@ -278,6 +278,6 @@ class Colorizer(PresetModel):
         with _backend.weights_will_be_loaded():
             obj = cls.from_config({**state["config"], "mixed_precision": None})
         obj.metadata = state.get("metadata", {})
-        obj.model.set_weights(training.checkpoint_weights(run_dir))
+        obj.model.set_weights(training.checkpoint_weights(run_dir, obj.model))
         obj.config["mixed_precision"] = state["config"].get("mixed_precision")
         return obj

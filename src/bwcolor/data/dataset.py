@@ -256,12 +256,21 @@ class ColorizationDataset(keras.utils.PyDataset):
                 rng = np.random.default_rng([self.seed, self.epoch, index * self.batch_size + k])
                 boxes[k] = self._usable(j, lambda p, k=k, rng=rng: self._fill_window(windows[k], p, rng))
             return ((windows, boxes),)
-        xs = ys = None
+        batch = None
         for k, j in enumerate(idx):
             rng = np.random.default_rng([self.seed, self.epoch, index * self.batch_size + k])
-            x, y = self._usable(j, lambda p, rng=rng: self.example(p, rng))
-            if xs is None:  # filling preallocated batches copies each example once, not twice
-                xs = np.empty((len(idx), *x.shape), x.dtype)
-                ys = np.empty((len(idx), *y.shape), y.dtype)
-            xs[k], ys[k] = x, y
-        return xs, ys
+            example = self._usable(j, lambda p, rng=rng: self.example(p, rng))
+            if batch is None:  # filling preallocated batches copies each example once, not twice
+                batch = keras.tree.map_structure(
+                    lambda a: np.empty((len(idx), *a.shape), a.dtype), example)
+            _put(batch, k, example)
+        return batch
+
+
+def _put(batch, k, example):
+    """``batch[k] = example`` for (nested tuples of) arrays, e.g. ``((L, feature), target)``."""
+    if isinstance(batch, np.ndarray):
+        batch[k] = example
+    else:
+        for part, item in zip(batch, example):
+            _put(part, k, item)

@@ -5,6 +5,7 @@
 - :mod:`~bwcolor.training.devices`: mixed precision, data-parallel distribution, device crops
 - :mod:`~bwcolor.training.rebalancing`: class weights from the training photos' color prior
 - :mod:`~bwcolor.training.callbacks`: the run folder (checkpoints, history, NaN stop, time budget)
+- :mod:`~bwcolor.training.features`: a frozen backbone's photo features, once per run (head)
 - :mod:`~bwcolor.training.resume`: reading a run to resume it; recovering from a NaN loss
 - :mod:`~bwcolor.training.loop`: fit itself, which calls the others in order
 """

@@ -13,6 +13,7 @@ import keras
 
 from bwcolor._arguments import check_fraction, check_int, check_positive
 from bwcolor._io import atomic_write
+from bwcolor.training import features
 from bwcolor.training.loaders import resolve_workers
 
 
@@ -42,6 +43,7 @@ class FitOptions:
     crops_on_device: Any
     verbose: Any
     callbacks: Any
+    backbone_features: Any = "auto"
 
 
 def check_fit_options(o, data_source):
@@ -70,6 +72,7 @@ def check_fit_options(o, data_source):
     if o.loader not in ("pydataset", "grain"):
         raise ValueError(f"loader must be 'pydataset' or 'grain'. Received: loader={o.loader!r}")
     _check_crops_on_device(o)
+    features.check_mode(o, data_source)
     return o
 
 

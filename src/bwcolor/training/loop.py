@@ -18,8 +18,9 @@ from pathlib import Path
 import keras
 
 from bwcolor import _backend, architectures, losses
+from bwcolor.architectures import backbones
 from bwcolor.device_crops import DeviceCropModel
-from bwcolor.training import callbacks, checks, devices, loaders, rebalancing, resume
+from bwcolor.training import callbacks, checks, devices, features, loaders, rebalancing, resume
 
 
 def fit(colorizer, data_source, options):
@@ -29,6 +30,7 @@ def fit(colorizer, data_source, options):
     run = Path(o.checkpoint_dir) if o.checkpoint_dir else None
     start, precision = _open(colorizer, run, o)
     device_crops, rgb_targets = devices.place_crops_and_targets(o, start.model)
+    cached = features.use_cache(colorizer.model, o, data_source, device_crops, start.model)
     if run is not None:
         checks.check_run_folder(run, colorizer.model.count_params())
     splits = _scan(colorizer, data_source, o)
@@ -36,7 +38,7 @@ def fit(colorizer, data_source, options):
                                output_stride=architectures.output_stride(colorizer.model),
                                device_crops=device_crops, rgb_targets=rgb_targets) as td:
         # Only now, with usable data in hand, change the model: a failed fit leaves it as it was.
-        trainer = _prepare_model(colorizer, o, td, start, precision)
+        trainer = _prepare_model(colorizer, o, td, start, precision, cached)
         started = time.time()
         _record_settings(colorizer, o, td)
         nonfinite = callbacks.StopOnNonFiniteLoss()
@@ -85,8 +87,9 @@ def _scan(colorizer, data_source, o):
     return splits
 
 
-def _prepare_model(colorizer, o, td, start, precision):
-    """The model fit trains, compiled: after distribution, precision and class rebalancing."""
+def _prepare_model(colorizer, o, td, start, precision, cached=False):
+    """The model fit trains, compiled: after distribution, precision and class rebalancing; with
+    ``cached`` backbone features, the net's head, and ``td``'s datasets carry the features."""
     distributed = devices.setup_distribution(o.distribute, o.batch_size)
     config = colorizer.config
     if not o.resume and (distributed or precision != config["mixed_precision"]):
@@ -97,14 +100,20 @@ def _prepare_model(colorizer, o, td, start, precision):
     if colorizer.head == "classification" and "weights" not in config["loss_config"]:
         config["loss_config"]["weights"] = rebalancing.rebalancing_weights(
             td.splits["train"] if td.splits else td.train, config, stride)
-    if o.resume:
+    if cached:  # the backbone's feature of each photo, once; then the head (split last: saving
+        # a head fails once the net was split again after it, keras' node keys moved on)
+        features.cached_datasets(td, backbones.split_features(colorizer.model)[0])
+        if o.resume:
+            return features.resumed_head(colorizer.model, start.model)
+    elif o.resume:
         colorizer._attach(start.model.model if td.device_crops else start.model)
         return start.model
     loss = make_loss(config)
     if td.rgb_targets:
         loss = losses.RGBTargets(loss, output_stride=stride)
-    # The model that fit() trains; its weights are colorizer.model's.
+    # The model that fit() trains; its weights are colorizer.model's (the head shares them).
     trainer = (DeviceCropModel(colorizer.model, config["image_size"]) if td.device_crops
+               else backbones.split_features(colorizer.model)[1] if cached
                else colorizer.model)
     trainer.compile(optimizer=make_optimizer(config), loss=loss)
     return trainer

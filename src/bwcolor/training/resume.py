@@ -10,6 +10,7 @@ from typing import Any
 import keras
 
 from bwcolor import presets
+from bwcolor.architectures import backbones
 
 #: What a resumed run must share with the Colorizer that resumes it.
 RUN_DEFINING_KEYS = ("architecture", "architecture_config", "image_size", "loss")
@@ -62,9 +63,18 @@ def open_run(run, config):
     return Start(state, model)
 
 
-def checkpoint_weights(run_dir):
-    """The colorization net's weights in the run's ``last.keras`` (loaded with safe_mode)."""
+def checkpoint_weights(run_dir, model=None):
+    """The colorization net's weights in the run's ``last.keras`` (loaded with safe_mode). A run
+    that trained on cached backbone features holds only the net's head: its weights are copied
+    into ``model`` (the full net) through ``model``'s own head, which shares its layers (layer
+    names are generated, so the two heads' weights are matched in order), the frozen backbone's
+    from the run's ``best/`` (the same, never trained), and ``model``'s weights returned."""
     trained = keras.models.load_model(Path(run_dir) / "last.keras", safe_mode=True)
+    if model is not None and len(trained.inputs) == 2 and trained.name.endswith("_head"):
+        if (Path(run_dir) / "best" / presets.WEIGHTS_FILE).is_file():
+            model.load_weights(Path(run_dir) / "best" / presets.WEIGHTS_FILE)
+        backbones.split_features(model)[1].set_weights(trained.get_weights())
+        return model.get_weights()
     return getattr(trained, "model", trained).get_weights()  # a DeviceCropModel wraps the net
 
 
@@ -73,7 +83,7 @@ def recover_from_nonfinite_loss(model, nonfinite, run):
     epoch, step, value = nonfinite.stopped_at
     where = f"the training loss became {value} at epoch {epoch}, step {step}"
     if run is not None and (run / "last.keras").is_file():
-        model.set_weights(checkpoint_weights(run))
+        model.set_weights(checkpoint_weights(run, model))
         kept = (f"the model holds the last good checkpoint's weights; {run} keeps it and "
                 f"best/ (resume with resume=True / --resume)")
     else:
