@@ -7,6 +7,7 @@ MobileNetV3Small's, written to a file; ImageNet weights are never downloaded.
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -267,6 +268,10 @@ def test_fit_with_cached_features_freezes_resumes_and_saves(backbone_file, photo
     _assert_same_weights(Colorizer.resume(run).model.get_weights(), again.model.get_weights())
     rgb = Colorizer.from_preset(run / "best").colorize(photo_dir / "rocket.jpg")
     assert rgb.dtype == np.uint8 and rgb.ndim == 3
+    # last.keras holds only the head: without best/ there is no backbone to resume with.
+    shutil.rmtree(run / "best")
+    with pytest.raises(ValueError, match="best/"):
+        Colorizer.resume(run)
 
 
 def test_cached_features_refused_where_impossible(backbone_file, photo_dir, tmp_path):

@@ -71,8 +71,12 @@ def checkpoint_weights(run_dir, model=None):
     from the run's ``best/`` (the same, never trained), and ``model``'s weights returned."""
     trained = keras.models.load_model(Path(run_dir) / "last.keras", safe_mode=True)
     if model is not None and len(trained.inputs) == 2 and trained.name.endswith("_head"):
-        if (Path(run_dir) / "best" / presets.WEIGHTS_FILE).is_file():
-            model.load_weights(Path(run_dir) / "best" / presets.WEIGHTS_FILE)
+        best = Path(run_dir) / "best" / presets.WEIGHTS_FILE
+        if not best.is_file():  # never go on with a zero-filled backbone
+            raise ValueError(f"this run trained on cached backbone features, so its last.keras "
+                             f"holds no backbone weights, and {best} (which does) is missing; "
+                             f"restore best/ or start the run again. Received: run={str(run_dir)!r}")
+        model.load_weights(best)
         backbones.split_features(model)[1].set_weights(trained.get_weights())
         return model.get_weights()
     return getattr(trained, "model", trained).get_weights()  # a DeviceCropModel wraps the net
