@@ -255,6 +255,7 @@ def test_fit_with_cached_features_freezes_resumes_and_saves(backbone_file, photo
     _assert_same_weights(_backbone(c.model).get_weights(), reference.get_weights())
     assert any(not np.array_equal(a, b) for a, b in zip(before, c.model.get_weights()))
     assert keras.models.load_model(run / "last.keras").name.endswith("_head")
+    assert c.metadata["training"]["backbone_features"] == "cache"
 
     resumed = Colorizer.resume(run)
     _assert_same_weights(resumed.model.get_weights(), c.model.get_weights())

@@ -61,7 +61,9 @@ def use_cache(model, o, data_source, device_crops, resumed=None):
 
 def is_head(model):
     """Whether ``model`` (a loaded checkpoint) is the head of :func:`split_features`."""
-    return isinstance(model, keras.Model) and len(model.inputs) == 2 and model.name.endswith("_head")
+    # A DeviceCropModel (subclassed) has no .inputs: ask for the head's name first.
+    return (isinstance(model, keras.Model) and model.name.endswith("_head")
+            and len(getattr(model, "inputs", None) or ()) == 2)
 
 
 def photo_input(dataset, path):

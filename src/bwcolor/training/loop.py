@@ -40,7 +40,7 @@ def fit(colorizer, data_source, options):
         # Only now, with usable data in hand, change the model: a failed fit leaves it as it was.
         trainer = _prepare_model(colorizer, o, td, start, precision, cached)
         started = time.time()
-        _record_settings(colorizer, o, td)
+        _record_settings(colorizer, o, td, cached)
         nonfinite = callbacks.StopOnNonFiniteLoss()
         cbs = _callbacks(colorizer, run, o, start, nonfinite)
         if start.epoch >= o.epochs:
@@ -119,8 +119,12 @@ def _prepare_model(colorizer, o, td, start, precision, cached=False):
     return trainer
 
 
-def _record_settings(colorizer, o, td):
+def _record_settings(colorizer, o, td, cached=False):
+    if cached and o.verbose:
+        print("The frozen backbone's feature of each photo is computed once for the run "
+              "(backbone_features='cache').", flush=True)
     colorizer.metadata.setdefault("training", {}).update({
+        "backbone_features": "cache" if cached else "every_step",
         "epochs": o.epochs, "batch_size": o.batch_size, "seed": o.seed,
         "mixed_precision": colorizer.config["mixed_precision"], "backend": _backend.name(),
         "devices": _backend.devices(), "time_budget": o.time_budget,
