@@ -69,15 +69,21 @@ def _inside(path, folder):
     return path == folder or folder in path.parents
 
 
-def _walk(root, report_skip):
-    """Regular image files under ``root`` (sorted; hidden names and linked folders skipped)."""
+def _walk(root, report_skip, every_file):
+    """Image files under ``root`` to colorize (sorted; hidden names and linked folders skipped).
+
+    One walk also adds the resolved path of every file under ``root``, hidden ones and
+    non-images too, to ``every_file``: none of them may be written to.
+    """
     found = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        dirnames.sort()
+        hidden = any(part.startswith(".") for part in Path(dirpath).relative_to(root).parts)
         for name in sorted(filenames):
-            if name.startswith("."):
-                continue
             path = Path(dirpath) / name
+            every_file.add(_real(path))
+            if hidden or name.startswith("."):
+                continue
             try:
                 fmt = sniff_format(path)
             except ImageDecodeError as e:
@@ -199,11 +205,8 @@ def _candidates(inputs, output, file_mode, plan):
             raise PlanError(f"the output folder lies inside the input folder {str(item)!r}, "
                             f"which is read recursively; choose an output folder outside "
                             f"it. Received: -o {str(output)!r}")
-        for dirpath, _dirs, files in os.walk(real, followlinks=False):
-            input_files.update(Path(dirpath) / f for f in files)
         base = output if single_folder else output / (real.name or "root")
-        for f in _walk(item, lambda reason, p: plan.skipped[reason].append(p)):
-            input_files.add(_real(f))
+        for f in _walk(item, lambda reason, p: plan.skipped[reason].append(p), input_files):
             rel = f.relative_to(item)
             candidates.append((f, base / rel.parent, rel.stem, rel.suffix))
     return candidates, input_files

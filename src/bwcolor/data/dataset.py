@@ -263,14 +263,6 @@ class ColorizationDataset(keras.utils.PyDataset):
             if batch is None:  # filling preallocated batches copies each example once, not twice
                 batch = keras.tree.map_structure(
                     lambda a: np.empty((len(idx), *a.shape), a.dtype), example)
-            _put(batch, k, example)
+            for part, item in zip(keras.tree.flatten(batch), keras.tree.flatten(example)):
+                part[k] = item  # nested examples too, e.g. ((L, feature), target)
         return batch
-
-
-def _put(batch, k, example):
-    """``batch[k] = example`` for (nested tuples of) arrays, e.g. ``((L, feature), target)``."""
-    if isinstance(batch, np.ndarray):
-        batch[k] = example
-    else:
-        for part, item in zip(batch, example):
-            _put(part, k, item)

@@ -12,7 +12,7 @@ from typing import Any
 import keras
 
 from bwcolor._arguments import check_fraction, check_int, check_positive
-from bwcolor._io import atomic_write
+from bwcolor._io import temp_name
 from bwcolor.training import features
 from bwcolor.training.loaders import resolve_workers
 
@@ -131,9 +131,11 @@ def check_run_folder(run, n_params):
     """Before the first epoch: the run folder can be written and has room for checkpoints."""
     try:
         run.mkdir(parents=True, exist_ok=True)
-        with atomic_write(run / ".bwcolor-write-check") as f:
+        # A temporary name of _io's: if a kill leaves it behind, the next run removes it.
+        probe = run / temp_name()
+        with open(probe, "xb") as f:
             f.write(b"ok")
-        (run / ".bwcolor-write-check").unlink()
+        probe.unlink()
     except OSError as e:
         raise ValueError(f"the run folder cannot be written ({e.strerror}). "
                          f"Received: checkpoint_dir={str(run)!r}") from None

@@ -11,6 +11,7 @@ import keras
 
 from bwcolor import presets
 from bwcolor.architectures import backbones
+from bwcolor.training import features
 
 #: What a resumed run must share with the Colorizer that resumes it.
 RUN_DEFINING_KEYS = ("architecture", "architecture_config", "image_size", "loss")
@@ -70,9 +71,7 @@ def checkpoint_weights(run_dir, model=None):
     names are generated, so the two heads' weights are matched in order), the frozen backbone's
     from the run's ``best/`` (the same, never trained), and ``model``'s weights returned."""
     trained = keras.models.load_model(Path(run_dir) / "last.keras", safe_mode=True)
-    # A DeviceCropModel (subclassed) has no .inputs: ask for the head's name first.
-    if (model is not None and trained.name.endswith("_head")
-            and len(getattr(trained, "inputs", None) or ()) == 2):
+    if model is not None and features.is_head(trained):
         best = Path(run_dir) / "best" / presets.WEIGHTS_FILE
         if not best.is_file():  # never go on with a zero-filled backbone
             raise ValueError(f"this run trained on cached backbone features, so its last.keras "
