@@ -27,6 +27,17 @@ RECIPES = {
                        optimizer="adam", learning_rate=1e-3),
         fit=dict(batch_size=32, degradations=True),
     ),
+    # default's recipe with hint channels (issue #20), fine-tuned from the bundled default:
+    # transfer_weights zero-pads the first convolution's new input channels, so training starts
+    # from exactly the default's automatic colors; a lower learning rate keeps them.
+    "default_hints": dict(
+        colorizer=dict(architecture="default", image_size=192, loss="classification",
+                       architecture_config={"hints": True},
+                       loss_config={"rebalancing_lambda": 0.9}, annealing_temperature=0.38,
+                       optimizer="adam", learning_rate=3e-4),
+        fit=dict(batch_size=32, degradations=True),
+        init_from="default",
+    ),
     "seed": dict(
         colorizer=dict(architecture="wallner_beta", image_size=256, loss="mse",
                        optimizer="rmsprop", learning_rate=1e-3),
@@ -50,6 +61,7 @@ def main(argv=None):
     p.add_argument("--cache-dir", default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--validation-split", type=float, default=0.05)
     args = p.parse_args(argv)
 
     from bwcolor import Colorizer, _backend
@@ -61,6 +73,13 @@ def main(argv=None):
         fit_kw["batch_size"] = args.batch_size
     mp = None if args.mixed_precision == "none" else args.mixed_precision
     colorizer = Colorizer(**recipe["colorizer"])
+    if recipe.get("init_from") and not args.resume:
+        from bwcolor import architectures
+
+        donor = Colorizer.from_preset(recipe["init_from"])
+        copied = architectures.transfer_weights(donor.model, colorizer.model)
+        colorizer.metadata["initialized_from"] = {"preset": recipe["init_from"],
+                                                  "layers_copied": len(copied)}
     colorizer.metadata["recipe"] = {"name": args.recipe, "colorizer": recipe["colorizer"],
                                     "fit": fit_kw, "repeats": args.repeats,
                                     "time_budget_s": args.time_budget, "seed": args.seed,
@@ -72,7 +91,8 @@ def main(argv=None):
                             resume=args.resume, mixed_precision=mp, time_budget=args.time_budget,
                             repeats=args.repeats, workers=args.workers, cache_dir=args.cache_dir,
                             use_multiprocessing=args.processes,
-                            seed=args.seed, verbose=2, **fit_kw)
+                            seed=args.seed, verbose=2, validation_split=args.validation_split,
+                            **fit_kw)
     print(json.dumps({"recipe": args.recipe, "seconds": round(time.time() - t0, 1),
                       "epochs": len(history.epoch), "final": {k: v[-1] for k, v in history.history.items()},
                       "test_metrics": colorizer.metadata.get("test_metrics")}))

@@ -45,7 +45,14 @@ def test_registry_defaults_sit_beside_each_architecture():
     assert {name: architectures.recommended_loss(name) for name in architectures.available()} == expected
     for name in architectures.available():
         d = architectures.defaults(name)
-        assert d == {"loss": expected[name], "supports_hints": False}
+        assert d == {"loss": expected[name], "supports_hints": name == "default"}
+        # supports_hints means exactly: the builder takes hints=True and then reads 4 channels.
+        if d["supports_hints"]:
+            tiny = architectures.get(name, hints=True, widths=(8, 8), blocks=(1, 1))
+            assert architectures.accepts_hints(tiny) and architectures.input_channels(tiny) == 4
+        else:
+            with pytest.raises(ValueError, match="unknown config"):
+                architectures.get(name, hints=True)
         losses.head_for(d["loss"])  # a loss name the Colorizer accepts
         d["loss"] = "l1"  # a copy: callers cannot change the registry
     assert architectures.recommended_loss("default") == "classification"

@@ -19,8 +19,14 @@ def test_submodule_apis_are_pinned():
         "reduce_chroma_to_gamut", "rgb_to_gray", "rgb_to_lab", "target_to_ab", "uint8_gray_to_lightness",
         "uint8_rgb_to_lab", "uint8_rgb_to_lightness"])
     assert sorted(architectures.__all__) == sorted([
-        "GrayToRGB", "TileToGrid", "available", "defaults", "flops", "get", "input_multiple",
-        "output_stride", "receptive_field", "recommended_loss"])
+        "GrayToRGB", "TileToGrid", "accepts_hints", "available", "defaults", "flops", "get",
+        "input_channels", "input_multiple", "output_stride", "receptive_field", "recommended_loss",
+        "transfer_weights"])
+    from bwcolor import hints
+
+    assert sorted(hints.__all__) == sorted([
+        "DEFAULT_RADIUS", "HINT_CHANNELS", "MAX_RADIUS", "Hint", "hint_channels", "load_hints_file",
+        "parse_color", "parse_hints", "reveal_random_hints"])
     assert "ColorizationDataset" in data.__all__ and "scan" in data.__all__
     assert {"open_image", "pil_to_lightness", "load_rgb", "pil_to_rgb"} <= set(data.__all__)
     assert "RebalancedCrossEntropy" in losses.__all__ and "annealed_mean" in losses.__all__
@@ -48,15 +54,17 @@ def test_imports_with_no_environment_set():
 LAYERS = {
     "_backend": 0, "_io": 0, "_arguments": 0,
     "color": 1,
-    "data": 2,
-    "architectures": 3, "losses": 3, "metrics": 3, "device_crops": 3,
-    "presets": 4, "plotting": 4, "_console": 4, "_plan": 4,
-    "preprocessing": 5, "postprocessing": 5,
-    "evaluation": 6, "preset_model": 6,
-    "training": 7,
-    "colorizer": 8,
-    "cli": 9,
-    "__main__": 10,
+    "hints": 2,
+    "data": 3,
+    "architectures": 4, "losses": 4, "metrics": 4, "device_crops": 4,
+    "presets": 5, "plotting": 5, "_console": 5, "_plan": 5,
+    "preprocessing": 6, "postprocessing": 6,
+    "evaluation": 7, "preset_model": 7,
+    "training": 8,
+    "colorizer": 9,
+    "app": 10,
+    "cli": 11,
+    "__main__": 12,
 }
 # Model code must stay backend-agnostic (keras.ops only).
 NO_BACKEND_IMPORTS = {"color", "architectures", "losses", "metrics", "device_crops"}

@@ -194,8 +194,8 @@ class Colorizer(PresetModel):
 
     def colorize(self, images: Photo | list[Photo], *, render_size: int | None = None,
                  annealing_temperature: float | None = None, batch_size: int = 8,
-                 flip_average: bool = False,
-                 refine_chroma: bool = False) -> np.ndarray | list[np.ndarray]:
+                 flip_average: bool = False, refine_chroma: bool = False,
+                 hints: list | None = None) -> np.ndarray | list[np.ndarray]:
         """Colorize photos at their full resolution.
 
         The model predicts ab at ``render_size`` (short side; default the training size), the ab
@@ -213,6 +213,11 @@ class Colorizer(PresetModel):
         batch_size : int
         flip_average, refine_chroma : bool
             Average with the mirrored photo's prediction (2x model time); guided-filter ab on L*.
+        hints : list, optional
+            Colors you know, for a model that takes hints (``self.accepts_hints``): for one
+            photo a list of :class:`bwcolor.hints.Hint`, dicts ``{"x", "y", "color", "radius"?}``
+            or ``(x, y, color[, radius])`` tuples, in the photo's pixels (x = column); for a list
+            of photos, one such list (or None) per photo. Only a hint's chroma is used.
 
         Returns
         -------
@@ -221,8 +226,9 @@ class Colorizer(PresetModel):
         self._check_colorize_options(render_size, annealing_temperature, batch_size)
         check_bools(flip_average=flip_average, refine_chroma=refine_chroma)
         prepared, single = self.preprocessor.prepare(images, render_size)
+        checked = self.preprocessor.check_hints(hints, prepared, single)
         results = [None] * len(prepared)
-        for indices, x in self.preprocessor.batches(prepared, batch_size):
+        for indices, x in self.preprocessor.batches(prepared, batch_size, checked):
             ab = self.predict_ab(x, annealing_temperature, flip_average)
             for j, i in enumerate(indices):
                 results[i] = self.postprocessor.join(prepared[i][0], ab[j], refine_chroma)

@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from bwcolor import color, data, presets
+from bwcolor.hints import HINT_CHANNELS, hint_channels, parse_hints
 
 __all__ = ["Preprocessor", "is_single"]
 
@@ -28,7 +29,8 @@ def is_single(images):
 
 
 class Preprocessor:
-    """Photos -> model inputs (B, h, w, 1) of scaled L* at a render shape.
+    """Photos -> model inputs (B, h, w, 1) of scaled L* at a render shape (B, h, w, 4 with the
+    hint channels of :mod:`bwcolor.hints`, for a model that takes hints).
 
     Parameters
     ----------
@@ -36,11 +38,39 @@ class Preprocessor:
         The training crop size: the default render size.
     input_multiple : int
         The model takes sides that are multiples of this.
+    hints : bool
+        The model reads hint channels after L*.
     """
 
-    def __init__(self, image_size, input_multiple):
+    def __init__(self, image_size, input_multiple, hints=False):
         self.image_size = int(image_size)
         self.input_multiple = int(input_multiple)
+        self.hints = bool(hints)
+
+    def check_hints(self, hints, prepared, single):
+        """Per photo of :meth:`prepare`, its checked hints (a list of
+        :class:`~bwcolor.hints.Hint`, maybe empty).
+
+        ``hints``: None, one photo's list of hints (for one photo), or one list (or None) per
+        photo (for a list of photos). Raises ValueError for hints the model cannot take, a count
+        that does not match the photos, or a bad hint (naming the photo's index)."""
+        if hints is None:
+            return [[] for _ in prepared]
+        per_photo = [hints] if single else hints
+        if not isinstance(per_photo, (list, tuple)) or len(per_photo) != len(prepared):
+            raise ValueError(f"for a list of {len(prepared)} photos, hints must be a list of "
+                             f"{len(prepared)} lists of hints (or None). Received: hints={hints!r}")
+        checked = []
+        for i, (item, (lightness, _)) in enumerate(zip(per_photo, prepared)):
+            try:
+                checked.append(parse_hints(item, *lightness.shape))
+            except ValueError as e:
+                raise ValueError(e if single else f"photo {i}: {e}") from None
+        if any(checked) and not self.hints:
+            raise ValueError("this model does not take color hints: it was built without hint "
+                             "channels. Use a preset trained with hints (the bundled 'default' "
+                             "is), or colorize without hints")
+        return checked
 
     def lightness(self, image):
         """Full-resolution L* (float32, H x W) of a path, PIL image or array; gray or color."""
@@ -94,18 +124,22 @@ class Preprocessor:
             prepared.append((lightness, self.render_shape(*lightness.shape, render_size)))
         return prepared, single
 
-    def batches(self, prepared, batch_size=8):
+    def batches(self, prepared, batch_size=8, hints=None):
         """Yield ``(indices, x)``: the photos of :meth:`prepare` grouped by render shape,
-        ``batch_size`` at a time, as model inputs x (B, h, w, 1). Batches of a shape shared by
-        several photos are padded to ``batch_size``, so each shape compiles once."""
+        ``batch_size`` at a time, as model inputs x (B, h, w, 1 or 4). Batches of a shape shared
+        by several photos are padded to ``batch_size``, so each shape compiles once. ``hints``:
+        per photo, its checked hints (:meth:`check_hints`)."""
         by_shape = {}
         for i, (_, shape) in enumerate(prepared):
             by_shape.setdefault(shape, []).append(i)
         for (h, w), group in by_shape.items():
             for start in range(0, len(group), batch_size):
                 indices = group[start:start + batch_size]
-                x = np.zeros((batch_size if len(group) > 1 else 1, h, w, 1), dtype=np.float32)
+                channels = 1 + HINT_CHANNELS if self.hints else 1
+                x = np.zeros((batch_size if len(group) > 1 else 1, h, w, channels), np.float32)
                 for j, i in enumerate(indices):
                     small = Image.fromarray(prepared[i][0], mode="F").resize((w, h), Image.BILINEAR)
                     x[j, ..., 0] = color.lightness_to_input(np.asarray(small))
+                    if hints and hints[i]:
+                        x[j, ..., 1:] = hint_channels(hints[i], prepared[i][0].shape, (h, w))
                 yield indices, x

@@ -73,6 +73,11 @@ class PresetModel:
         return losses.ab_bins(self.config["loss_config"].get("grid_step", 10))
 
     @property
+    def accepts_hints(self) -> bool:
+        """Whether :meth:`colorize` takes color ``hints`` (the model has hint channels)."""
+        return self.preprocessor.hints
+
+    @property
     def _multiple(self):  # the model's input multiple, read by tests
         return self.preprocessor.input_multiple
 
@@ -81,7 +86,8 @@ class PresetModel:
         self.model = model
         self._inference_model = None
         self.preprocessor = Preprocessor(self.config["image_size"],
-                                         architectures.input_multiple(model))
+                                         architectures.input_multiple(model),
+                                         hints=architectures.accepts_hints(model))
         self.postprocessor = Postprocessor(self.head, self.bins)
 
     def _build_model(self, mixed_precision="from config"):

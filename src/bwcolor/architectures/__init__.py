@@ -15,31 +15,36 @@ from __future__ import annotations
 import math
 
 import keras
+import numpy as np
 
 from bwcolor.architectures.default import default
 from bwcolor.architectures.layers import GrayToRGB, TileToGrid
 from bwcolor.architectures.unet import unet
 from bwcolor.architectures.wallner import wallner_alpha, wallner_beta, wallner_full
+from bwcolor.hints import HINT_CHANNELS
 
 __all__ = [
     "GrayToRGB",
     "TileToGrid",
     "available",
     "defaults",
+    "accepts_hints",
     "flops",
     "get",
+    "input_channels",
     "input_multiple",
     "output_stride",
     "receptive_field",
     "recommended_loss",
+    "transfer_weights",
 ]
 
 # Each architecture with its defaults, so a new one is registered in one place (as timm and
 # keras-hub do). "loss": what Colorizer(loss="auto") trains it with: mse for the tutorial nets,
 # which the tutorial trained as tanh regressors, the classification head for the others.
-# "supports_hints": whether it accepts user color hints (none does yet).
+# "supports_hints": whether it can be built to take user color hints (``hints=True``).
 _REGISTRY = {
-    "default": (default, {"loss": "classification", "supports_hints": False}),
+    "default": (default, {"loss": "classification", "supports_hints": True}),
     "unet": (unet, {"loss": "classification", "supports_hints": False}),
     "wallner_alpha": (wallner_alpha, {"loss": "mse", "supports_hints": False}),
     "wallner_beta": (wallner_beta, {"loss": "mse", "supports_hints": False}),
@@ -70,7 +75,8 @@ def defaults(name):
     -------
     dict
         ``"loss"`` (str): the loss it trains best with, see :func:`recommended_loss`;
-        ``"supports_hints"`` (bool): whether it accepts user color hints.
+        ``"supports_hints"`` (bool): whether it can be built with ``hints=True`` to take user
+        color hints (:mod:`bwcolor.hints`).
 
     Raises
     ------
@@ -125,8 +131,22 @@ def _conv_like(layer):
                               keras.layers.DepthwiseConv2D))
 
 
+def input_channels(model):
+    """Channels of the model's input: 1 (L*), or 4 for a net built with ``hints=True``."""
+    return int(model.inputs[0].shape[-1])
+
+
+def accepts_hints(model):
+    """Whether ``model`` reads user color hints beside L* (see :mod:`bwcolor.hints`)."""
+    return input_channels(model) == 1 + HINT_CHANNELS
+
+
+def _probe(model, height, width):
+    return keras.KerasTensor((1, height, width, input_channels(model)))
+
+
 def _spatial_stride(model, probe=64):
-    shape = model.compute_output_spec(keras.KerasTensor((1, probe, probe, 1))).shape
+    shape = model.compute_output_spec(_probe(model, probe, probe)).shape
     return probe / shape[1]
 
 
@@ -144,7 +164,7 @@ def input_multiple(model):
     """
     for m in (1, 2, 4, 8, 16, 32, 64, 128):
         try:
-            sizes = [model.compute_output_spec(keras.KerasTensor((1, 3 * m, 5 * m, 1))).shape[1:3]]
+            sizes = [model.compute_output_spec(_probe(model, 3 * m, 5 * m)).shape[1:3]]
         except Exception:  # mismatched skip shapes: m is too small
             continue
         stride = (3 * m) / sizes[0][0]
@@ -166,7 +186,7 @@ def flops(model, image_size=256):
     if not counted:
         return total
     probe = keras.Model(model.inputs, [layer.output for layer in counted])
-    specs = probe.compute_output_spec(keras.KerasTensor((1, image_size, image_size, 1)))
+    specs = probe.compute_output_spec(_probe(model, image_size, image_size))
     specs = specs if isinstance(specs, (list, tuple)) else [specs]
     for layer, spec in zip(counted, specs):
         out_elems = math.prod(spec.shape[1:])
@@ -221,3 +241,40 @@ def _walk(model):
             jump /= layer.size[0]
         fields[id(layer.output)] = (rf, jump)
     return fields
+
+
+def transfer_weights(source, target):
+    """Copy ``source``'s weights into ``target``, layer by layer (matched by name); return the
+    names of the layers copied.
+
+    A kernel whose input-channel axis grew (the first convolution of a net rebuilt with
+    ``hints=True``) gets the source's kernel in its first channels and zeros in the new ones, so
+    the target computes exactly what the source did until it is trained: fine-tuning an
+    automatic model into a hint model starts from its automatic colors.
+
+    Raises
+    ------
+    ValueError
+        When a layer of both has weights of other shapes, naming the layer and both shapes.
+    """
+    by_name = {layer.name: layer for layer in source.layers if layer.weights}
+    copied = []
+    for layer in target.layers:
+        donor = by_name.get(layer.name)
+        if donor is None or not layer.weights:
+            continue
+        values = []
+        for old, new in zip(donor.get_weights(), layer.get_weights()):
+            grown = (old.ndim == 4 and new.ndim == 4 and old.shape[:2] == new.shape[:2]
+                     and old.shape[3] == new.shape[3] and old.shape[2] < new.shape[2])
+            if grown:
+                padded = np.zeros_like(new)
+                padded[:, :, :old.shape[2]] = old
+                old = padded
+            if old.shape != new.shape:
+                raise ValueError(f"layer {layer.name!r} has weights of shape {new.shape} in the "
+                                 f"target and {old.shape} in the source")
+            values.append(old)
+        layer.set_weights(values)
+        copied.append(layer.name)
+    return copied

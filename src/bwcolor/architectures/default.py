@@ -13,6 +13,7 @@ import keras
 from keras import layers
 
 from bwcolor.architectures.layers import TileToGrid, output_head
+from bwcolor.hints import HINT_CHANNELS
 
 
 def _conv_bn(x, filters, strides=1, kernel=3, name=None, activation=True):
@@ -29,7 +30,7 @@ def _residual(x, filters, name):
 
 
 def default(head="classification", num_bins=313, widths=(32, 64, 96, 128), blocks=(1, 1, 2, 2),
-            global_context=True, name="default"):
+            global_context=True, hints=False, name="default"):
     """The default colorization net: L (H, W, 1) -> ab or ab-bin logits at (H/4, W/4).
 
     H and W must be divisible by 4 * 2**(len(widths) - 1) (32 with the default widths).
@@ -42,12 +43,17 @@ def default(head="classification", num_bins=313, widths=(32, 64, 96, 128), block
         Residual blocks at each level, same length as ``widths``.
     global_context : bool
         Fuse a globally pooled feature vector at the bottleneck.
+    hints : bool
+        Take user color hints: the input is then (H, W, 4), L and the hint channels of
+        :mod:`bwcolor.hints` (scaled a*, b*, mask), as Zhang et al. 2017; zero hint channels
+        mean automatic colorization.
     """
     widths, blocks = [int(w) for w in widths], [int(b) for b in blocks]
     if len(widths) != len(blocks) or len(widths) < 2:
         raise ValueError(f"widths and blocks need the same length, at least 2. "
                          f"Received: widths={widths}, blocks={blocks}")
-    inputs = keras.Input((None, None, 1), name="L")
+    inputs = keras.Input((None, None, 1 + HINT_CHANNELS if hints else 1),
+                         name="L_and_hints" if hints else "L")
     x = _conv_bn(inputs, max(8, widths[0] // 2), strides=2, name="stem0")
     x = _conv_bn(x, widths[0], strides=2, name="stem1")
     skips = []

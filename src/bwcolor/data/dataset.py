@@ -19,6 +19,7 @@ from bwcolor.color import ab_to_target, lightness_to_input, uint8_rgb_to_lab, ui
 from bwcolor.data import cache, crops
 from bwcolor.data.decode import ImageDecodeError
 from bwcolor.data.report import printable
+from bwcolor.hints import HINT_CHANNELS, reveal_random_hints
 
 __all__ = ["ColorizationDataset"]
 
@@ -63,6 +64,11 @@ class ColorizationDataset(keras.utils.PyDataset):
     repeats : int
         Each epoch visits every photo this many times (different random crops): makes an epoch
         long enough to amortize validation and checkpointing on small photo folders.
+    hints : bool
+        Inputs carry the hint channels of :mod:`bwcolor.hints` after L (S, S, 4), for a net
+        built with ``hints=True``: training batches reveal random patches of the true colors
+        (:func:`bwcolor.hints.reveal_random_hints`, none in 1 crop of 8), evaluation batches
+        none, so validation scores automatic colorization. Not with ``crop_on_device``.
     workers, use_multiprocessing, max_queue_size
         As for :class:`keras.utils.PyDataset`. Threads are the default: process workers can hang
         with JAX on GPU (keras-team/keras#20619).
@@ -71,7 +77,7 @@ class ColorizationDataset(keras.utils.PyDataset):
     def __init__(self, paths, image_size, batch_size, *, training, output_stride=1,
                  degradations=None, cache_dir=None, seed=0, workers=1,
                  use_multiprocessing=False, max_queue_size=10, repeats=1, targets="ab",
-                 crop_on_device=False):
+                 crop_on_device=False, hints=False):
         super().__init__(workers=workers, use_multiprocessing=use_multiprocessing,
                          max_queue_size=max_queue_size)
         self.paths = [Path(p) for p in paths]
@@ -87,6 +93,10 @@ class ColorizationDataset(keras.utils.PyDataset):
         if self.crop_on_device and degradations is not None:
             raise ValueError("degradations act on the host's L*, which crop_on_device does not "
                              "compute; use one or the other")
+        self.hints = bool(hints)
+        if self.crop_on_device and self.hints:
+            raise ValueError("hints are revealed from the host's a*b*, which crop_on_device does "
+                             "not compute; train a hint model with crops made on the host")
         self.image_size = int(image_size)
         self.batch_size = int(min(batch_size, len(self.paths)))
         self.training = training
@@ -215,14 +225,25 @@ class ColorizationDataset(keras.utils.PyDataset):
             L = lab[..., 0]
         if self.training and self.degradations is not None:
             L = self.degradations(L, rng)
+        x = lightness_to_input(L)[..., None].astype(np.float32)
+        if self.hints:
+            x = self._with_hints(x, crop if self.targets == "rgb" else lab, rng)
         if self.targets == "rgb":
-            return lightness_to_input(L)[..., None].astype(np.float32), crop
+            return x, crop
         ab = lab[..., 1:]
         k = self.output_stride
         if k > 1:
             s = self.image_size // k
             ab = ab.reshape(s, k, s, k, 2).mean(axis=(1, 3))
-        return lightness_to_input(L)[..., None].astype(np.float32), ab_to_target(ab).astype(np.float32)
+        return x, ab_to_target(ab).astype(np.float32)
+
+    def _with_hints(self, x, crop_or_lab, rng):
+        """L input (S, S, 1) -> (S, S, 4) with hint channels (random true colors in training)."""
+        channels = np.zeros((*x.shape[:2], HINT_CHANNELS), np.float32)
+        if self.training:
+            lab = uint8_rgb_to_lab(crop_or_lab) if crop_or_lab.dtype == np.uint8 else crop_or_lab
+            reveal_random_hints(ab_to_target(lab[..., 1:]), rng, out=channels)
+        return np.concatenate([x, channels], axis=-1)
 
     def _usable(self, j, make):
         """``make(path)`` for photo ``j``; when that photo vanished or broke since the scan, the

@@ -16,7 +16,7 @@ __all__ = ["grain_dataset"]
 
 def grain_dataset(paths, image_size, batch_size, *, training, output_stride=1, degradations=None,
                   cache_dir=None, seed=0, num_threads=2, prefetch_batches=4, targets="ab",
-                  crop_on_device=False):
+                  crop_on_device=False, hints=False):
     """A ``grain.IterDataset`` of ``(L input, ab target)`` batches.
 
     Training datasets are infinite: shuffled anew every epoch (Grain's epoch-aware shuffle), with
@@ -26,7 +26,7 @@ def grain_dataset(paths, image_size, batch_size, *, training, output_stride=1, d
 
     Parameters
     ----------
-    paths, image_size, output_stride, degradations, cache_dir, seed, targets, crop_on_device
+    paths, image_size, output_stride, degradations, cache_dir, seed, targets, crop_on_device, hints
         As for :class:`ColorizationDataset`.
     batch_size : int
     training : bool
@@ -48,7 +48,7 @@ def grain_dataset(paths, image_size, batch_size, *, training, output_stride=1, d
     maker = ColorizationDataset(paths, image_size, 1, training=training,
                                 output_stride=output_stride, degradations=degradations,
                                 cache_dir=cache_dir, seed=seed, targets=targets,
-                                crop_on_device=crop_on_device)
+                                crop_on_device=crop_on_device, hints=hints)
     ds = grain.MapDataset.source(paths)
     if training:
         ds = ds.shuffle(seed=seed).repeat(None)

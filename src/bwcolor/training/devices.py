@@ -39,14 +39,15 @@ def setup_distribution(distribute, batch_size):
     return True
 
 
-def place_crops_and_targets(o, resumed_model=None):
+def place_crops_and_targets(o, resumed_model=None, hints=False):
     """(device_crops, rgb_targets): whether photo crops, and a*b* targets, are made on the
-    device. A resumed run keeps its checkpoint's choice; "auto" means on a GPU/TPU."""
+    device. A resumed run keeps its checkpoint's choice; "auto" means on a GPU/TPU (crops stay
+    on the host for a hint model: its random hints are revealed from the host's a*b*)."""
     if resumed_model is not None:
         return (isinstance(resumed_model, DeviceCropModel),
                 isinstance(getattr(resumed_model, "loss", None), losses.RGBTargets))
     device_crops = (_backend.has_accelerator() and o.degradations in (None, False)
-                    and o.validation_data is None
+                    and o.validation_data is None and not hints
                     if o.crops_on_device == "auto" else o.crops_on_device)
     rgb_targets = (_backend.has_accelerator() if o.targets_on_device == "auto"
                    else o.targets_on_device) or device_crops

@@ -93,7 +93,8 @@ def _degradations(value):
 
 
 @contextlib.contextmanager
-def training_data(data_source, o, splits, *, image_size, output_stride, device_crops, rgb_targets):
+def training_data(data_source, o, splits, *, image_size, output_stride, device_crops, rgb_targets,
+                  hints=False):
     """The :class:`TrainingData` of a PyDataset, or of the ``splits`` of photos; a temporary
     cache (``cache_dir="auto"``) is removed however the block ends."""
     if splits is None:  # a PyDataset brings its own (L input, target) batches
@@ -113,7 +114,7 @@ def training_data(data_source, o, splits, *, image_size, output_stride, device_c
                           _degradations(o.degradations), device_crops, rgb_targets)
         shared = dict(image_size=image_size, batch_size=o.batch_size, output_stride=output_stride,
                       cache_dir=cache_dir, seed=o.seed, targets="rgb" if rgb_targets else "ab",
-                      crop_on_device=device_crops)
+                      crop_on_device=device_crops, hints=hints)
         if o.loader == "grain":
             _grain_datasets(td, o, dict(shared, num_threads=max(1, workers)))
         else:

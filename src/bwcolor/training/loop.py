@@ -29,14 +29,16 @@ def fit(colorizer, data_source, options):
     o = checks.check_fit_options(options, data_source)
     run = Path(o.checkpoint_dir) if o.checkpoint_dir else None
     start, precision = _open(colorizer, run, o)
-    device_crops, rgb_targets = devices.place_crops_and_targets(o, start.model)
+    hints = architectures.accepts_hints(colorizer.model)
+    device_crops, rgb_targets = devices.place_crops_and_targets(o, start.model, hints)
     cached = features.use_cache(colorizer.model, o, data_source, device_crops, start.model)
     if run is not None:
         checks.check_run_folder(run, colorizer.model.count_params())
     splits = _scan(colorizer, data_source, o)
     with loaders.training_data(data_source, o, splits, image_size=colorizer.config["image_size"],
                                output_stride=architectures.output_stride(colorizer.model),
-                               device_crops=device_crops, rgb_targets=rgb_targets) as td:
+                               device_crops=device_crops, rgb_targets=rgb_targets,
+                               hints=hints) as td:
         # Only now, with usable data in hand, change the model: a failed fit leaves it as it was.
         trainer = _prepare_model(colorizer, o, td, start, precision, cached)
         started = time.time()
