@@ -26,9 +26,9 @@ from bwcolor.hints import HINT_CHANNELS
 __all__ = [
     "GrayToRGB",
     "TileToGrid",
+    "accepts_hints",
     "available",
     "defaults",
-    "accepts_hints",
     "flops",
     "get",
     "input_channels",
