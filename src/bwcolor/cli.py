@@ -13,6 +13,7 @@ import math
 import os
 import sys
 import time
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -66,6 +67,24 @@ def _fraction(text):
     return value
 
 
+def _hints_file(text):
+    """--hints FILE: read and checked now (JSON, shape, each hint's keys, colors, positions not
+    negative); each list is checked against its photo's size when that photo is read."""
+    from bwcolor.hints import load_hints_file, parse_hints
+
+    try:
+        value = load_hints_file(text)
+        for key, items in value.items() if isinstance(value, dict) else [(None, value)]:
+            try:
+                parse_hints(items)
+            except ValueError as e:
+                where = f"{text}" if key is None else f"{text}, photo {key!r}"
+                raise ValueError(f"{where}: {e}") from None
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text, value
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors: ``bwcolor colorize: error: ... (see --help)``."""
 
@@ -86,7 +105,7 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
 def _check_model(name):
     """Validate a preset name or folder without loading any weights (fast, before any work)."""
     try:
-        presets.read_preset(name)
+        return presets.read_preset(name)[1]
     except ValueError as e:
         raise UsageError(f"--model: {e}") from None
 
@@ -134,11 +153,14 @@ def cmd_colorize(args):
     from bwcolor._io import remove_stale_temp_files
     from bwcolor._plan import PlanError, plan_outputs
 
-    _check_model(args.model)
+    config = _check_model(args.model)
+    if args.hints is not None and not (config.get("architecture_config") or {}).get("hints"):
+        raise UsageError(_NO_HINT_CHANNELS.format(model=args.model))
     try:
         plan = plan_outputs(args.inputs, args.output, suffix=args.suffix, ext=args.ext)
     except PlanError as e:
         raise UsageError(str(e)) from None
+    args.hints_by_photo = {} if args.hints is None else _match_hints(*args.hints, plan, args.inputs)
     skipped_files = _report_skipped(plan)
     failed = list(plan.failures)
     for src, why in failed:
@@ -159,6 +181,56 @@ def cmd_colorize(args):
         summary += f"; {plan.renamed} outputs keep their input's extension in the name (name clash)"
     console.log(summary)
     return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+_NO_HINT_CHANNELS = ("--hints: the model {model!r} does not take color hints (it was built "
+                     "without hint channels); use a model trained with hints, or drop --hints")
+
+
+def _match_hints(path, value, plan, inputs):
+    """{a photo's real path: its list of hints} of a --hints file, or a UsageError for a list
+    with several photos, a key that names no photo or several, or two keys for one photo.
+
+    A key names a photo by (1) its path as given on the command line (a file named there, or an
+    input folder as given joined with the photo's path inside it) or its absolute path; else
+    (2) its path inside its input folder; else (3) its bare file name, when only one photo has
+    it. The same file reached twice counts as one photo.
+    """
+    photos = {}  # real path -> path as the plan spells it (the first one)
+    given, inside, bare = defaultdict(set), defaultdict(set), defaultdict(set)
+    folders = [Path(i) for i in inputs if Path(i).is_dir()]
+    for src in [src for src, _ in plan.jobs] + [src for src, _ in plan.failures]:
+        real = os.path.realpath(src)
+        photos.setdefault(real, src)
+        given[os.path.normpath(src)].add(real)
+        given[os.path.abspath(src)].add(real)
+        bare[src.name].add(real)
+        for folder in folders:
+            if folder in src.parents:
+                inside[os.path.normpath(src.relative_to(folder))].add(real)
+    if not isinstance(value, dict):
+        if len(photos) != 1:
+            raise UsageError(f"--hints {path}: holds one photo's list of hints, but there are "
+                             f"{len(photos)} photos; map photo names to lists instead, e.g. "
+                             f'{{"a.jpg": [...]}}')
+        return {next(iter(photos)): value}
+    by_photo, key_of = {}, {}
+    for key, items in value.items():
+        norm = os.path.normpath(key) if key else key
+        found = given.get(norm) or inside.get(norm) or bare.get(key) or set()
+        if not found:
+            raise UsageError(f"--hints {path}: {key!r} names no input photo (a key is a photo's "
+                             f"path as given, its path inside its input folder, or its file name)")
+        if len(found) > 1:
+            shown = ", ".join(sorted(repr(str(photos[r])) for r in found))
+            raise UsageError(f"--hints {path}: {key!r} names {len(found)} photos ({shown}); use "
+                             f"a longer path")
+        real = found.pop()
+        if real in key_of:
+            raise UsageError(f"--hints {path}: {key_of[real]!r} and {key!r} name one photo "
+                             f"({str(photos[real])!r}); give its hints once")
+        key_of[real], by_photo[real] = key, items
+    return by_photo
 
 
 def _report_skipped(plan):
@@ -183,6 +255,8 @@ def _colorize_all(todo, args, failed):
                                          annealing_temperature=args.temperature)
     except ValueError as e:
         raise UsageError(str(e)) from None
+    if args.hints is not None and not colorizer.accepts_hints:
+        raise UsageError(_NO_HINT_CHANNELS.format(model=args.model))
     progress = console.progress(len(todo))
     written = 0
     # Decoding the next photo and encoding the last one overlap with the model's prediction;
@@ -198,7 +272,8 @@ def _colorize_all(todo, args, failed):
                 image = futures[i].result()
                 futures[i] = None
                 out = colorizer.colorize(image, render_size=args.render_size,
-                                         annealing_temperature=args.temperature)
+                                         annealing_temperature=args.temperature,
+                                         hints=args.hints_by_photo.get(os.path.realpath(src)))
                 pending_writes.append((src, dst, pool.submit(_write_image, out, dst)))
                 written += 1
                 progress.advance(f"{src} -> {dst} ({time.time() - t0:.2f} s)")
@@ -376,6 +451,27 @@ def cmd_compare(args):
     return EXIT_OK
 
 
+# ----------------------------------------------------------------------- app
+def cmd_app(args):
+    _check_model(args.model)
+    try:  # before loading the model: without the app extra there is no page to serve
+        from bwcolor.app import import_gradio
+
+        import_gradio()
+    except ImportError as e:
+        raise UsageError(str(e)) from None
+    from bwcolor import app
+
+    colorizer = _load_colorizer(args.model)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        console.log(f"warning: --host {args.host}: anyone who can reach this address can use "
+                    f"the page and upload photos")
+    console.log(f"serving {args.model} at http://{args.host}:{args.port} (Ctrl+C stops it)")
+    app.launch(colorizer, host=args.host, port=args.port, max_upload_mb=args.max_upload_mb,
+               max_pixels=args.max_pixels, quiet=True)
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------------- info
 def cmd_info(args):
     import keras
@@ -406,6 +502,7 @@ def build_parser():
     _add_train(sub)
     _add_evaluate(sub)
     _add_compare(sub)
+    _add_app(sub)
     i = sub.add_parser("info", help="version, backend, devices, presets, architectures",
                        formatter_class=_Formatter)
     i.add_argument("--json", action="store_true", help="print one JSON object")
@@ -443,6 +540,12 @@ def _add_colorize(sub):
                    help="output format in folder mode (default: png)")
     c.add_argument("--overwrite", action="store_true",
                    help="replace earlier outputs (never inputs)")
+    c.add_argument("--hints", type=_hints_file, default=None, metavar="FILE",
+                   help="JSON color hints, for a model that takes them: a list of hints "
+                   '[{"x": 120, "y": 80, "color": "#7a5230", "radius": 6}, ...] for one photo, '
+                   "or an object mapping photo names (path as given, path inside its input "
+                   "folder, or file name) to such lists; photos not named get none. x, y, "
+                   "radius in the photo's pixels (see the guide's Color hints)")
     c.set_defaults(func=cmd_colorize)
 
 
@@ -513,6 +616,25 @@ def _add_compare(sub):
     m.add_argument("--model", action="append", help="repeat for several models (default: default)")
     m.add_argument("--render-size", type=_RENDER, default=None, help="short side the models see")
     m.set_defaults(func=cmd_compare)
+
+
+def _add_app(sub):
+    a = sub.add_parser("app", help="the local web page: drop photos, click color hints",
+                       formatter_class=_Formatter,
+                       description="Serve bwcolor's web page (needs the app extra: pip install "
+                       "\"bwcolor[app]\"). It binds 127.0.0.1 unless told otherwise.")
+    a.add_argument("--model", default="default", help="bundled preset name, or a preset / run "
+                   "folder")
+    a.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (0.0.0.0: every network interface)")
+    a.add_argument("--port", type=_number(int, "port", low=1, high=65535), default=7860,
+                   help="TCP port")
+    a.add_argument("--max-upload-mb", type=_number(float, "max_upload_mb", low=0, low_open=True,
+                                                  high=4096), default=50,
+                   help="largest photo file accepted, in MB")
+    a.add_argument("--max-pixels", type=_number(int, "max_pixels", low=1024, high=1_000_000_000),
+                   default=50_000_000, help="largest photo accepted, in pixels (width x height)")
+    a.set_defaults(func=cmd_app)
 
 
 def main(argv=None):

@@ -150,10 +150,10 @@ def _one_hint(item, index):
         radius = _number(radius, "radius", index)
         if radius < 0:
             raise ValueError(f"hint {index}: radius must be >= 0. Received: radius={radius!r}")
-    return Hint(x, y, "#%02x%02x%02x" % rgb, radius)
+    return Hint(x, y, "#{:02x}{:02x}{:02x}".format(*rgb), radius)
 
 
-def parse_hints(hints, height, width):
+def parse_hints(hints, height=None, width=None):
     """Check hints against a photo of ``height`` x ``width`` pixels; return them as :class:`Hint`.
 
     Parameters
@@ -161,8 +161,10 @@ def parse_hints(hints, height, width):
     hints : None or sequence
         Each a :class:`Hint`, a dict ``{"x", "y", "color", "radius"?}`` or an
         ``(x, y, color[, radius])`` tuple. None or empty: no hints.
-    height, width : int
-        The photo's size, in pixels.
+    height, width : int, optional
+        The photo's size, in pixels. Without them (hints read before their photo, as the
+        command line checks a hints file) only the format, the colors and that positions are
+        not negative are checked; check again with the size before use.
 
     Returns
     -------
@@ -181,7 +183,11 @@ def parse_hints(hints, height, width):
         raise ValueError(f"hints must be a list of hints (one photo). Received: {hints!r}")
     parsed = [_one_hint(item, i) for i, item in enumerate(hints)]
     for i, h in enumerate(parsed):
-        if not (0 <= h.x < width and 0 <= h.y < height):
+        if height is None or width is None:
+            if h.x < 0 or h.y < 0:
+                raise ValueError(f"hint {i} lies outside the photo: x and y must be >= 0. "
+                                 f"Received: x={h.x:g}, y={h.y:g}")
+        elif not (0 <= h.x < width and 0 <= h.y < height):
             raise ValueError(f"hint {i} lies outside the {width} x {height} photo: x must be in "
                              f"[0, {width}) and y in [0, {height}). Received: x={h.x:g}, y={h.y:g}")
     return parsed
@@ -257,6 +263,19 @@ def reveal_random_hints(ab_target, rng, *, p=1 / 8, max_points=40, max_side=9, o
     return out
 
 
+class _RepeatedKey(Exception):
+    pass
+
+
+def _no_repeated_keys(pairs):
+    seen = set()
+    for k, _ in pairs:
+        if k in seen:
+            raise _RepeatedKey(k)
+        seen.add(k)
+    return dict(pairs)
+
+
 def load_hints_file(path):
     """Read a hints JSON file.
 
@@ -274,14 +293,19 @@ def load_hints_file(path):
     Raises
     ------
     ValueError
-        For unreadable JSON or another shape, naming the file.
+        For a file that cannot be read, is not UTF-8 JSON, repeats a key in an object (JSON
+        readers keep the last one silently) or holds another shape, naming the file.
     """
     path = os.fspath(path)
     try:
         with open(path, encoding="utf-8") as f:
-            value = json.load(f)
-    except json.JSONDecodeError as e:
+            value = json.load(f, object_pairs_hook=_no_repeated_keys)
+    except OSError as e:
+        raise ValueError(f"cannot read the hints file {path!r}: {e.strerror or e}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"hints file {path!r} is not valid JSON: {e}") from None
+    except _RepeatedKey as e:
+        raise ValueError(f"hints file {path!r} names {e.args[0]!r} twice in one object") from None
     if isinstance(value, list):
         return value
     if isinstance(value, dict) and all(isinstance(v, list) for v in value.values()):
