@@ -29,6 +29,7 @@ PUBLIC_MODULES = (
     "bwcolor.data",
     "bwcolor.color",
     "bwcolor.color.ops",
+    "bwcolor.hints",
     "bwcolor.architectures",
     "bwcolor.losses",
     "bwcolor.device_crops",

@@ -1,9 +1,9 @@
 """User color hints: their format and checks, and the hint channels a hint-capable model reads.
 
-A hint says "around this pixel the photo was this color". Following Zhang et al. 2017, a model
-that supports hints takes three channels beside L*: the hint's a*, b* (scaled as the training
-targets, :func:`bwcolor.color.ab_to_target`) on a small square patch around each hint, zero
-elsewhere, and a mask that is 1 on the patches. All-zero hint channels mean automatic mode.
+A hint says "around this pixel the photo was this color". Following Zhang et al. 2017 [1]_, a
+model that supports hints takes three channels beside L*: the hint's a*, b* (scaled as the
+training targets, :func:`bwcolor.color.ab_to_target`) on a small square patch around each hint,
+zero elsewhere, and a mask that is 1 on the patches. All-zero hint channels mean automatic mode.
 Only the hint's chroma is used: the photo keeps its own L*.
 
 Training reveals random ground-truth colors through the same channels
