@@ -1,20 +1,27 @@
 """Scoring colorizations of color photos against the originals (PSNR, SSIM, CIEDE2000,
-colorfulness). Works with anything that has a ``colorize`` method, and with the gray baseline."""
+colorfulness). Works with anything that has a ``colorize`` method, and with the gray baseline;
+:func:`evaluate_with_hints` scores a hint model given colors sampled from the originals."""
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from bwcolor import color, data, metrics, presets
-from bwcolor._arguments import check_int
+from bwcolor import color, data, hints, metrics, presets
+from bwcolor._arguments import check_bools, check_int, check_positive
 from bwcolor.data.decode import ImageDecodeError
 from bwcolor.data.discover import is_image_file
 
-__all__ = ["evaluate", "evaluate_gray_baseline", "reference_crops"]
+__all__ = ["evaluate", "evaluate_gray_baseline", "evaluate_with_hints", "ground_truth_hints",
+           "reference_crops"]
+
+#: The hint counts of issue #20's curve.
+DEFAULT_HINT_COUNTS = (0, 1, 5, 10, 20)
 
 
 def evaluate(colorizer, data_source, *, size, split=None, annealing_temperature=None,
@@ -42,6 +49,187 @@ def evaluate_gray_baseline(data_source, *, split=None, size=256, per_image=False
                                                 np.zeros_like(lightness)], axis=-1))
         scores.append(metrics.image_metrics(ref, (gray * 255 + 0.5).astype(np.uint8)))
     return summarize(scores, paths, n_skipped, per_image)
+
+
+def evaluate_with_hints(colorizer, data_source, counts=DEFAULT_HINT_COUNTS, *, split=None,
+                        size=None, seed=0, radius=None, annealing_temperature=None,
+                        per_image=False):
+    """Scores of a hint model given 0, 1, 5... color hints sampled from each original.
+
+    Each photo's evaluation crop (the same resize + center crop as :func:`evaluate`) is
+    colorized once per hint count ``n`` with the first ``n`` of its hints, and scored as
+    :func:`evaluate` scores. A hint's position is drawn as in training
+    (:func:`bwcolor.hints.reveal_random_hints`: a 2-D Gaussian around the crop's center, standard
+    deviation a quarter of its side) and its color is the crop's mean true color over the patch
+    that :func:`bwcolor.hints.hint_channels` covers for it (:func:`ground_truth_hints`). Photo
+    ``i``'s positions (in the order scored) come from ``numpy.random.default_rng([seed, i])``:
+    the same for every model, whatever the counts, and nested (the hints of a count are the
+    first of those of a larger count), so the curves of several models are comparable photo by
+    photo.
+
+    Parameters
+    ----------
+    colorizer : Colorizer, or any object with a ``colorize`` method
+        Hints are given as ``colorize(images, hints=..., render_size=size, ...)``; a model whose
+        ``accepts_hints`` is not true can be scored only at count 0.
+    data_source : folder, photo path, or list of paths
+        Color photos.
+    counts : sequence of int
+        Hint counts, each >= 0, no repeats; one row each, in this order.
+    split : {None, "train", "validation", "test"}
+        Score only that split (the stable hash split of :meth:`bwcolor.Colorizer.fit`).
+    size : int, optional
+        Short side the photos are resized to before the center crop, and the render size
+        (default: ``colorizer.config["image_size"]``, the training size).
+    seed : int
+        Seeds the hint positions (>= 0).
+    radius : float, optional
+        Each hint's half-side in the crop's pixels (default: the hint default,
+        :data:`bwcolor.hints.DEFAULT_RADIUS` render pixels).
+    annealing_temperature : float, optional
+        Passed to ``colorize``.
+    per_image : bool
+        Also give each row each photo's scores, under ``"per_image"`` (with its ``"path"``).
+
+    Returns
+    -------
+    list of dict
+        One row per count: ``count``, then what :func:`evaluate` returns (means of ``psnr``,
+        ``ssim``, ``delta_e2000``, ``colorfulness``, ``colorfulness_reference``; ``n_images``,
+        ``n_skipped``).
+
+    Raises
+    ------
+    ValueError
+        For a count > 0 with a model that does not take hints (naming it), or a bad argument.
+    TypeError
+        For an argument of the wrong type.
+
+    Examples
+    --------
+    >>> from bwcolor import Colorizer
+    >>> from bwcolor.evaluation import evaluate_with_hints
+    >>> rows = evaluate_with_hints(Colorizer.from_preset("runs/hints/best"), "photos/",
+    ...                            split="test", size=192)               # doctest: +SKIP
+    >>> [r["count"] for r in rows], sorted(rows[0])                    # doctest: +SKIP
+    ([0, 1, 5, 10, 20], ['colorfulness', 'colorfulness_reference', 'count', 'delta_e2000',
+    'n_images', 'n_skipped', 'psnr', 'ssim'])
+    """
+    counts = _check_counts(counts)
+    seed = check_int("seed", seed, low=0)
+    radius = _check_radius(radius)
+    check_positive("annealing_temperature", annealing_temperature, allow_none=True)
+    check_bools(per_image=per_image)
+    if not callable(getattr(colorizer, "colorize", None)):
+        raise TypeError(f"colorizer must have a colorize method. "
+                        f"Received: {type(colorizer).__name__}")
+    if size is None:
+        size = getattr(colorizer, "config", {}).get("image_size")
+        if size is None:
+            raise ValueError(f"size is needed for a colorizer without config['image_size']. "
+                             f"Received: size=None for {_model_name(colorizer)}")
+    if max(counts) > 0 and not getattr(colorizer, "accepts_hints", False):
+        raise ValueError(f"{_model_name(colorizer)} does not take color hints "
+                         f"(accepts_hints is not True): it can be scored only at count 0. "
+                         f"Received: counts={counts}")
+    references, paths, n_skipped = reference_crops(data_source, size, split)
+    all_hints = [ground_truth_hints(ref, max(counts), seed=seed, index=i, radius=radius,
+                                    render_shape=_render_shape(colorizer, ref.shape[:2], size))
+                 for i, ref in enumerate(references)]
+    rows = []
+    for n in counts:
+        scores = []
+        for start in range(0, len(references), 8):
+            batch = references[start:start + 8]
+            # No hints argument at all at count 0: any colorize works there.
+            extra = {"hints": [h[:n] for h in all_hints[start:start + 8]]} if n else {}
+            outs = colorizer.colorize(list(batch), annealing_temperature=annealing_temperature,
+                                      render_size=size, **extra)
+            scores += [metrics.image_metrics(r, o) for r, o in zip(batch, outs)]
+        rows.append({"count": n, **summarize(scores, paths, n_skipped, per_image)})
+    return rows
+
+
+def ground_truth_hints(reference, n, *, seed=0, index=0, radius=None, render_shape=None):
+    """``n`` hints of a color crop's own colors, as :func:`evaluate_with_hints` gives them.
+
+    Parameters
+    ----------
+    reference : uint8 array (H, W, 3)
+        The color photo (or crop) the hints are taken from.
+    n : int
+        How many; the first ``k`` are the same for any ``n >= k``.
+    seed, index : int
+        The positions come from ``numpy.random.default_rng([seed, index])``.
+    radius : float, optional
+        Half-side in the photo's pixels (None: :data:`bwcolor.hints.DEFAULT_RADIUS` render
+        pixels).
+    render_shape : (h, w), optional
+        The shape the model sees the photo at (default: the photo's own), which decides the
+        patch each hint covers (:func:`bwcolor.hints.hint_channels`).
+
+    Returns
+    -------
+    list of bwcolor.hints.Hint
+        Integer positions; each color the mean true L*a*b* over the photo pixels of the hint's
+        patch, fitted into the sRGB gamut and rounded to ``"#rrggbb"``.
+    """
+    n = check_int("n", n, low=0)
+    reference = np.asarray(reference)
+    H, W = reference.shape[:2]
+    render_shape = (H, W) if render_shape is None else tuple(render_shape)
+    rng = np.random.default_rng([check_int("seed", seed, low=0), check_int("index", index, low=0)])
+    # One (y, x) pair per point, drawn in order, so a prefix never depends on n.
+    centers = rng.normal((H / 2, W / 2), (H / 4, W / 4), size=(n, 2))
+    lab = color.uint8_rgb_to_lab(reference) if n else None
+    # Photo pixel -> the render pixel hint_channels maps it to.
+    rows = np.minimum(render_shape[0] - 1, ((np.arange(H) + 0.5) * render_shape[0] / H).astype(int))
+    cols = np.minimum(render_shape[1] - 1, ((np.arange(W) + 0.5) * render_shape[1] / W).astype(int))
+    out = []
+    for cy, cx in centers:
+        y, x = int(np.clip(cy, 0, H - 1)), int(np.clip(cx, 0, W - 1))
+        hint = hints.Hint(x, y, "#000000", radius)
+        mask = hints.hint_channels([hint], (H, W), render_shape)[..., 2][np.ix_(rows, cols)] > 0
+        if not mask.any():  # a render patch between photo pixels: the hint's own pixel
+            mask[y, x] = True
+        mean = color.reduce_chroma_to_gamut(lab[mask].mean(axis=0))
+        rgb = np.round(color.lab_to_rgb(mean) * 255).astype(int)
+        out.append(hints.Hint(x, y, "#" + "".join(f"{c:02x}" for c in rgb), radius))
+    return out
+
+
+def _check_counts(counts):
+    if isinstance(counts, (str, bytes)) or not hasattr(counts, "__iter__"):
+        raise TypeError(f"counts must be a sequence of ints. Received: counts={counts!r}")
+    counts = tuple(counts)
+    if not counts:
+        raise ValueError("counts must hold at least one hint count. Received: counts=()")
+    checked = tuple(check_int(f"counts[{i}]", c, low=0) for i, c in enumerate(counts))
+    if len(set(checked)) != len(checked):
+        raise ValueError(f"counts must not repeat a count. Received: counts={counts!r}")
+    return checked
+
+
+def _check_radius(radius):
+    if radius is None:
+        return None
+    if (isinstance(radius, bool) or not isinstance(radius, numbers.Real)
+            or not math.isfinite(radius) or radius < 0):
+        raise ValueError(f"radius must be None or a finite number >= 0. Received: radius={radius!r}")
+    return float(radius)
+
+
+def _render_shape(colorizer, shape, size):
+    render_shape = getattr(colorizer, "render_shape", None)
+    return tuple(render_shape(*shape, size)) if callable(render_shape) else tuple(shape)
+
+
+def _model_name(colorizer):
+    config = getattr(colorizer, "config", None)
+    if isinstance(config, dict) and "architecture" in config:
+        return (f"{type(colorizer).__name__}(architecture={config['architecture']!r}, "
+                f"architecture_config={config.get('architecture_config', {})!r})")
+    return type(colorizer).__name__
 
 
 def summarize(scores, paths, n_skipped, per_image):
