@@ -27,14 +27,13 @@ RECIPES = {
                        optimizer="adam", learning_rate=1e-3),
         fit=dict(batch_size=32, degradations=True),
     ),
-    # default's recipe with hint channels (issue #20), fine-tuned from the bundled default:
-    # transfer_weights zero-pads the first convolution's new input channels, so training starts
-    # from exactly the default's automatic colors; a lower learning rate keeps them.
+    # default's recipe with hint channels (issue #20), made from the bundled default: its
+    # automatic net is copied (transfer_weights) and frozen, its class weights kept, and only
+    # the hint branch trains, so the preset's automatic colors stay exactly the default's.
     "default_hints": dict(
         colorizer=dict(architecture="default", image_size=192, loss="classification",
-                       architecture_config={"hints": True},
-                       loss_config={"rebalancing_lambda": 0.9}, annealing_temperature=0.38,
-                       optimizer="adam", learning_rate=3e-4),
+                       architecture_config={"hints": True, "freeze_automatic": True},
+                       annealing_temperature=0.38, optimizer="adam", learning_rate=1e-3),
         fit=dict(batch_size=32, degradations=True),
         init_from="default",
     ),
@@ -72,11 +71,14 @@ def main(argv=None):
     if args.batch_size:
         fit_kw["batch_size"] = args.batch_size
     mp = None if args.mixed_precision == "none" else args.mixed_precision
-    colorizer = Colorizer(**recipe["colorizer"])
+    colorizer_kw = dict(recipe["colorizer"])
+    if recipe.get("init_from"):  # the donor's class weights: its automatic net was trained with them
+        donor = Colorizer.from_preset(recipe["init_from"])
+        colorizer_kw["loss_config"] = donor.config["loss_config"]
+    colorizer = Colorizer(**colorizer_kw)
     if recipe.get("init_from") and not args.resume:
         from bwcolor import architectures
 
-        donor = Colorizer.from_preset(recipe["init_from"])
         copied = architectures.transfer_weights(donor.model, colorizer.model)
         colorizer.metadata["initialized_from"] = {"preset": recipe["init_from"],
                                                   "layers_copied": len(copied)}

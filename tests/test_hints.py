@@ -258,6 +258,27 @@ def test_transfer_weights_keeps_the_automatic_output(rng):
     assert not np.allclose(before, auto, atol=1e-3)  # the copy changed the target
 
 
+def test_hint_branch_is_gated_per_image_and_automatic_part_can_be_frozen(rng):
+    # Zero hints must give exactly the automatic net's output, whatever the hint branch learned;
+    # an image with a hint gets the correction, its batch neighbour without one does not.
+    net = architectures.get("default", head="regression", hints=True, freeze_automatic=True, **TINY)
+    branch = [w for w in net.trainable_weights if "hint" in w.path]
+    assert branch and len(branch) == len(net.trainable_weights)  # only the hint branch trains
+    correction = net.get_layer("hint_correction")
+    correction.set_weights([rng.normal(0, 1, w.shape).astype(np.float32)
+                            for w in correction.get_weights()])  # a "trained" branch
+    automatic = keras.Model(net.input, net.get_layer("head").output)
+    x = np.zeros((2, 32, 32, 1 + HINT_CHANNELS), np.float32)
+    x[..., 0] = rng.uniform(-1, 1, (2, 32, 32))
+    x[1, 10:14, 10:14, 1:] = (0.3, -0.2, 1.0)
+    out = keras.ops.convert_to_numpy(net(x, training=False))
+    auto = keras.ops.convert_to_numpy(automatic(x, training=False))
+    np.testing.assert_array_equal(out[0], auto[0])
+    assert np.abs(out[1] - auto[1]).max() > 1e-3
+    unfrozen = architectures.get("default", head="regression", hints=True, **TINY)
+    assert len(unfrozen.trainable_weights) > len(net.trainable_weights)
+
+
 def test_transfer_weights_refuses_other_shapes_naming_the_layer():
     source = architectures.get("default", head="regression", widths=(8, 16), blocks=(1, 1))
     target = architectures.get("default", head="regression", hints=True, **TINY)
@@ -270,7 +291,7 @@ def photo_paths(photo_dir):
     return sorted(photo_dir.glob("*.jpg"))
 
 
-def test_hint_datasets_reveal_colors_in_training_only(photo_paths):
+def test_hint_datasets_reveal_true_colors(photo_paths):
     from bwcolor.data import ColorizationDataset
 
     train = ColorizationDataset(photo_paths, 32, 3, training=True, hints=True, seed=0)
@@ -286,7 +307,11 @@ def test_hint_datasets_reveal_colors_in_training_only(photo_paths):
     assert lit >= 3  # 6 crops, each without hints with probability 1/8
     val = ColorizationDataset(photo_paths, 32, 3, training=False, hints=True)
     x, _ = val[0]
-    assert x.shape == (3, 32, 32, 4) and not x[..., 1:].any()
+    # validation reveals hints too (a frozen automatic net would otherwise score the same every
+    # epoch), and the same ones every epoch, so epochs compare
+    assert x.shape == (3, 32, 32, 4) and x[..., 3].any()
+    val.on_epoch_end()
+    np.testing.assert_array_equal(val[0][0], x)
     plain = ColorizationDataset(photo_paths, 32, 3, training=False)
     np.testing.assert_array_equal(plain[0][0][..., 0], x[..., 0])  # L unchanged
     with pytest.raises(ValueError, match="crop_on_device"):

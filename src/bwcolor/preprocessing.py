@@ -60,16 +60,16 @@ class Preprocessor:
         if not isinstance(per_photo, (list, tuple)) or len(per_photo) != len(prepared):
             raise ValueError(f"for a list of {len(prepared)} photos, hints must be a list of "
                              f"{len(prepared)} lists of hints (or None). Received: hints={hints!r}")
+        if not self.hints and any(item for item in per_photo if item is not None):
+            raise ValueError("this model does not take color hints: it was built without hint "
+                             "channels. Use a preset trained with hints (the bundled 'default' "
+                             "is), or colorize without hints")
         checked = []
         for i, (item, (lightness, _)) in enumerate(zip(per_photo, prepared)):
             try:
                 checked.append(parse_hints(item, *lightness.shape))
             except ValueError as e:
                 raise ValueError(e if single else f"photo {i}: {e}") from None
-        if any(checked) and not self.hints:
-            raise ValueError("this model does not take color hints: it was built without hint "
-                             "channels. Use a preset trained with hints (the bundled 'default' "
-                             "is), or colorize without hints")
         return checked
 
     def lightness(self, image):

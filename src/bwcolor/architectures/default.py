@@ -12,7 +12,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from bwcolor.architectures.layers import TileToGrid, output_head
+from bwcolor.architectures.layers import ChannelSlice, GatedHintCorrection, TileToGrid, output_head
 from bwcolor.hints import HINT_CHANNELS
 
 
@@ -30,7 +30,8 @@ def _residual(x, filters, name):
 
 
 def default(head="classification", num_bins=313, widths=(32, 64, 96, 128), blocks=(1, 1, 2, 2),
-            global_context=True, hints=False, name="default"):
+            global_context=True, hints=False, hint_width=32, freeze_automatic=False,
+            name="default"):
     """The default colorization net: L (H, W, 1) -> ab or ab-bin logits at (H/4, W/4).
 
     H and W must be divisible by 4 * 2**(len(widths) - 1) (32 with the default widths).
@@ -45,8 +46,18 @@ def default(head="classification", num_bins=313, widths=(32, 64, 96, 128), block
         Fuse a globally pooled feature vector at the bottleneck.
     hints : bool
         Take user color hints: the input is then (H, W, 4), L and the hint channels of
-        :mod:`bwcolor.hints` (scaled a*, b*, mask), as Zhang et al. 2017; zero hint channels
-        mean automatic colorization.
+        :mod:`bwcolor.hints` (scaled a*, b*, mask), as Zhang et al. 2017. The automatic net
+        above sees L only; a hint branch (dilated convolutions at 1/4 resolution, ``hint_width``
+        channels) reads its last features and the hints pooled to 1/4 resolution, and adds a
+        correction to its output only in images that have a hint
+        (:class:`~bwcolor.architectures.layers.GatedHintCorrection`): with zero hints the output
+        is exactly the automatic net's, so hints never cost automatic quality.
+    hint_width : int
+        Channels of the hint branch.
+    freeze_automatic : bool
+        Build the automatic net's layers untrainable (their batch norms in inference mode), so
+        ``fit`` trains only the hint branch: how a hint model is made from a trained automatic
+        one (:func:`~bwcolor.architectures.transfer_weights`) without changing its colors.
     """
     widths, blocks = [int(w) for w in widths], [int(b) for b in blocks]
     if len(widths) != len(blocks) or len(widths) < 2:
@@ -54,7 +65,8 @@ def default(head="classification", num_bins=313, widths=(32, 64, 96, 128), block
                          f"Received: widths={widths}, blocks={blocks}")
     inputs = keras.Input((None, None, 1 + HINT_CHANNELS if hints else 1),
                          name="L_and_hints" if hints else "L")
-    x = _conv_bn(inputs, max(8, widths[0] // 2), strides=2, name="stem0")
+    x = ChannelSlice(0, 1, name="lightness")(inputs) if hints else inputs
+    x = _conv_bn(x, max(8, widths[0] // 2), strides=2, name="stem0")
     x = _conv_bn(x, widths[0], strides=2, name="stem1")
     skips = []
     for level, (filters, n) in enumerate(zip(widths, blocks)):
@@ -72,4 +84,32 @@ def default(head="classification", num_bins=313, widths=(32, 64, 96, 128), block
         x = layers.UpSampling2D(2, interpolation="bilinear", name=f"up{level}")(x)
         x = layers.Concatenate(name=f"skip{level}")([x, skips[level]])
         x = _conv_bn(x, widths[level], name=f"dec{level}")
-    return keras.Model(inputs, output_head(x, head, num_bins), name=name)
+    if not hints:
+        return keras.Model(inputs, output_head(x, head, num_bins), name=name)
+    automatic = output_head(x, head, num_bins)
+    if freeze_automatic:
+        for layer in keras.Model(inputs, automatic).layers:
+            layer.trainable = False
+    return keras.Model(inputs, _hint_branch(inputs, x, automatic, head, num_bins, hint_width),
+                       name=name)
+
+
+def _hint_branch(inputs, features, automatic, head, num_bins, width):
+    """The hint branch: (automatic net's 1/4-resolution features, hints pooled to 1/4) ->
+    a correction of the automatic output, gated on by any hint. Dilations 1-8 give each cell a
+    field of 31 cells (124 input pixels), so a click spreads over a region; the correction's
+    last convolution starts at zero, so an untrained branch changes nothing."""
+    hints = ChannelSlice(1, 1 + HINT_CHANNELS, name="hint_channels")(inputs)
+    mask = ChannelSlice(HINT_CHANNELS, 1 + HINT_CHANNELS, name="hint_mask")(inputs)
+    pooled = layers.AveragePooling2D(4, name="hint_pool")(hints)
+    y = layers.Concatenate(name="hint_concat")([features, pooled])
+    y = _conv_bn(y, width, kernel=1, name="hint_in")
+    for d in (1, 2, 4, 8):
+        z = layers.Conv2D(width, 3, padding="same", dilation_rate=d, use_bias=False,
+                          name=f"hint_d{d}_conv")(y)
+        z = layers.BatchNormalization(name=f"hint_d{d}_bn")(z)
+        y = layers.Activation("relu", name=f"hint_d{d}_out")(layers.Add(name=f"hint_d{d}_add")([y, z]))
+    outputs = 2 if head == "regression" else num_bins
+    correction = layers.Conv2D(outputs, 1, kernel_initializer="zeros", dtype="float32",
+                               name="hint_correction")(y)
+    return GatedHintCorrection(name="hint_gate")([automatic, correction, mask])

@@ -7,7 +7,7 @@ from keras import layers, ops
 
 from bwcolor.color import ops as color_ops
 
-__all__ = ["GrayToRGB", "TileToGrid", "output_head"]
+__all__ = ["ChannelSlice", "GatedHintCorrection", "GrayToRGB", "TileToGrid", "output_head"]
 
 
 @keras.saving.register_keras_serializable(package="bwcolor")
@@ -52,6 +52,43 @@ class GrayToRGB(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "value_range": list(self.value_range)}
+
+
+@keras.saving.register_keras_serializable(package="bwcolor")
+class ChannelSlice(layers.Layer):
+    """Channels ``[start, stop)`` of a (B, H, W, C) input: the L* or the hint part of a hint
+    net's input."""
+
+    def __init__(self, start, stop, **kwargs):
+        super().__init__(**kwargs)
+        self.start, self.stop = int(start), int(stop)
+
+    def call(self, x):
+        return x[..., self.start:self.stop]
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.stop - self.start)
+
+    def get_config(self):
+        return {**super().get_config(), "start": self.start, "stop": self.stop}
+
+
+@keras.saving.register_keras_serializable(package="bwcolor")
+class GatedHintCorrection(layers.Layer):
+    """``automatic + correction`` where an image has any hint, ``automatic`` where it has none.
+
+    Inputs ``[automatic, correction, mask]``: the automatic output (B, h, w, C), the hint
+    branch's correction (same shape), and the hint mask (B, H, W, 1). The gate is the mask's
+    maximum over each image, so with zero hints the output is exactly the automatic net's.
+    """
+
+    def call(self, inputs):
+        automatic, correction, mask = inputs
+        gate = ops.max(mask, axis=(1, 2, 3), keepdims=True)
+        return automatic + ops.cast(gate, correction.dtype) * correction
+
+    def compute_output_shape(self, input_shapes):
+        return input_shapes[0]
 
 
 def output_head(x, head, num_bins, name="head"):

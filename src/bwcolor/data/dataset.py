@@ -66,9 +66,10 @@ class ColorizationDataset(keras.utils.PyDataset):
         long enough to amortize validation and checkpointing on small photo folders.
     hints : bool
         Inputs carry the hint channels of :mod:`bwcolor.hints` after L (S, S, 4), for a net
-        built with ``hints=True``: training batches reveal random patches of the true colors
-        (:func:`bwcolor.hints.reveal_random_hints`, none in 1 crop of 8), evaluation batches
-        none, so validation scores automatic colorization. Not with ``crop_on_device``.
+        built with ``hints=True``: batches reveal random patches of the true colors
+        (:func:`bwcolor.hints.reveal_random_hints`, none in 1 crop of 8); evaluation batches
+        reveal the same ones every epoch, so validation scores hint following and automatic
+        colorization alike. Not with ``crop_on_device``.
     workers, use_multiprocessing, max_queue_size
         As for :class:`keras.utils.PyDataset`. Threads are the default: process workers can hang
         with JAX on GPU (keras-team/keras#20619).
@@ -238,11 +239,10 @@ class ColorizationDataset(keras.utils.PyDataset):
         return x, ab_to_target(ab).astype(np.float32)
 
     def _with_hints(self, x, crop_or_lab, rng):
-        """L input (S, S, 1) -> (S, S, 4) with hint channels (random true colors in training)."""
+        """L input (S, S, 1) -> (S, S, 4) with hint channels revealing random true colors."""
         channels = np.zeros((*x.shape[:2], HINT_CHANNELS), np.float32)
-        if self.training:
-            lab = uint8_rgb_to_lab(crop_or_lab) if crop_or_lab.dtype == np.uint8 else crop_or_lab
-            reveal_random_hints(ab_to_target(lab[..., 1:]), rng, out=channels)
+        lab = uint8_rgb_to_lab(crop_or_lab) if crop_or_lab.dtype == np.uint8 else crop_or_lab
+        reveal_random_hints(ab_to_target(lab[..., 1:]), rng, out=channels)
         return np.concatenate([x, channels], axis=-1)
 
     def _usable(self, j, make):
