@@ -4,7 +4,9 @@
         --model "hints=/tmp/runs/default_hints/best" --model "automatic=default" \\
         -o docs/images/hint_curve.png --json hint_curve.json
 
-Each ``--model`` is a preset name or folder, optionally labelled ``LABEL=PRESET``. Every model is
+Each ``--model`` is a preset name or folder, optionally labelled ``LABEL=PRESET``; each
+``--channels-only`` one is scored with ``colorize(spread_hints=False)``: its hint channels alone,
+without :func:`bwcolor.postprocessing.spread_hints`. Every model is
 scored by :func:`bwcolor.evaluation.evaluate_with_hints` on the split's center crops (short side
 ``--size``, also the render size) with 0, 1, 5, 10 and 20 hints sampled from the originals: the
 same positions (seed ``--seed``) for every model, nested across counts. A model that does not take
@@ -36,7 +38,7 @@ def parse_model(spec):
     return ("/".join(path.parts[-2:]) if path.exists() else spec), spec
 
 
-def curve_rows(label, preset, photos, args):
+def curve_rows(label, preset, photos, args, spread=True):
     """The JSON rows of one model: every count for a hint model, count 0 otherwise."""
     from bwcolor import Colorizer
     from bwcolor.evaluation import evaluate_with_hints
@@ -44,11 +46,13 @@ def curve_rows(label, preset, photos, args):
     colorizer = Colorizer.from_preset(preset)
     counts = args.counts if colorizer.accepts_hints else (0,)
     rows = evaluate_with_hints(colorizer, photos, counts, split=args.split, size=args.size,
-                               seed=args.seed, radius=args.radius)
+                               seed=args.seed, radius=args.radius,
+                               colorize_options={"spread_hints": spread})
     return [{"model": label, "preset": preset, "hints": colorizer.accepts_hints,
              "count": r["count"], "delta_e2000": round(r["delta_e2000"], 4),
              "psnr": round(r["psnr"], 4), "ssim": round(r["ssim"], 4),
-             "n_images": r["n_images"], "split": args.split, "size": args.size, "seed": args.seed}
+             "n_images": r["n_images"], "split": args.split, "size": args.size, "seed": args.seed,
+             "spread_hints": spread}
             for r in rows]
 
 
@@ -106,8 +110,10 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("photos", help="folder of color photos")
-    p.add_argument("--model", action="append", required=True,
+    p.add_argument("--model", action="append", default=[],
                    help="preset name or folder, or LABEL=PRESET (repeat for several)")
+    p.add_argument("--channels-only", action="append", default=[],
+                   help="a hint model scored with its hint channels alone (LABEL=PRESET)")
     p.add_argument("--split", default="test", choices=["train", "validation", "test", "all"])
     p.add_argument("--size", type=int, default=192, help="crop short side and render size")
     p.add_argument("--counts", type=int, nargs="+", default=list(COUNTS))
@@ -121,8 +127,9 @@ def main(argv=None):
     args.split = None if args.split == "all" else args.split
 
     rows = []
-    for spec in args.model:
-        for row in curve_rows(*parse_model(spec), args.photos, args):
+    specs = [(spec, True) for spec in args.model] + [(s, False) for s in args.channels_only]
+    for spec, spread in specs:
+        for row in curve_rows(*parse_model(spec), args.photos, args, spread):
             print(json.dumps(row), flush=True)
             rows.append(row)
     for line in check_targets(rows):

@@ -267,7 +267,8 @@ def test_hint_branch_is_gated_per_image_and_automatic_part_can_be_frozen(rng):
     correction = net.get_layer("hint_correction")
     correction.set_weights([rng.normal(0, 1, w.shape).astype(np.float32)
                             for w in correction.get_weights()])  # a "trained" branch
-    automatic = keras.Model(net.input, net.get_layer("head").output)
+    automatic = architectures.automatic_part(net)
+    assert "hint_correction" not in [layer.name for layer in automatic.layers]
     x = np.zeros((2, 32, 32, 1 + HINT_CHANNELS), np.float32)
     x[..., 0] = rng.uniform(-1, 1, (2, 32, 32))
     x[1, 10:14, 10:14, 1:] = (0.3, -0.2, 1.0)
@@ -395,3 +396,45 @@ def test_a_tiny_hint_model_trains_one_epoch(photo_dir, tmp_path, training_datase
     assert training_datasets and all(ds.hints for ds in training_datasets)
     reloaded = Colorizer.from_preset(tmp_path / "run" / "best")
     assert reloaded.accepts_hints
+
+
+@pytest.mark.parametrize("rgb", [(40, 160, 60), (200, 40, 40), (40, 80, 200)])
+def test_the_bundled_default_follows_a_hint_and_keeps_its_automatic_colors(rgb):
+    from bwcolor.data import sample_photo
+    from bwcolor.data.decode import load_rgb
+
+    c = _bundled_default()
+    assert c.accepts_hints
+    photo = load_rgb(sample_photo())
+    H, W = photo.shape[:2]
+    x, y = W // 3, H // 3
+    automatic = c.colorize(photo)
+    hinted = c.colorize(photo, hints=[{"x": x, "y": y, "color": "#%02x%02x%02x" % rgb}])
+    near = (slice(y - 3, y + 4), slice(x - 3, x + 4))
+    want = color.rgb_to_lab(np.asarray(rgb, np.float32).reshape(1, 1, 3) / 255.0)[0, 0, 1:]
+    got = color.rgb_to_lab(hinted[near] / 255.0)[..., 1:].reshape(-1, 2).mean(axis=0)
+    before = color.rgb_to_lab(automatic[near] / 255.0)[..., 1:].reshape(-1, 2).mean(axis=0)
+    cosine = got @ want / (np.linalg.norm(got) * np.linalg.norm(want))
+    assert cosine > 0.9 and np.linalg.norm(got - want) < 0.5 * np.linalg.norm(before - want)
+    # L* is the photo's own, with or without hints
+    np.testing.assert_allclose(color.rgb_to_lab(hinted / 255.0)[..., 0],
+                               color.rgb_to_lab(automatic / 255.0)[..., 0], atol=1.5)
+
+
+def test_without_hints_the_default_runs_its_automatic_part_with_the_same_colors(rng):
+    c = _bundled_default()
+    full, automatic = c._predictor(hints=True), c._predictor(hints=False)
+    assert automatic is not full and len(automatic.layers) < len(full.layers)
+    x = np.zeros((1, 64, 96, 1 + HINT_CHANNELS), np.float32)
+    x[..., 0] = rng.uniform(-1, 1, (1, 64, 96))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(full(x, training=False)),
+                                  keras.ops.convert_to_numpy(automatic(x, training=False)))
+
+
+_DEFAULT = []
+
+
+def _bundled_default():
+    if not _DEFAULT:
+        _DEFAULT.append(Colorizer.from_preset("default"))
+    return _DEFAULT[0]

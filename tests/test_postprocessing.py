@@ -65,3 +65,57 @@ def test_flip_average_is_equivariant_and_a_no_op_on_symmetric_outputs(head, rng)
     np.testing.assert_allclose(post.ab(a, flipped=b)[:, :, ::-1], post.ab(b, flipped=a), atol=1e-4)
     # A model whose outputs already mirror with its input gets the same a*b* as without averaging.
     np.testing.assert_allclose(post.ab(a, flipped=a[:, :, ::-1]), post.ab(a), atol=1e-3)
+
+
+def _lab_ab(rgb):
+    from bwcolor import color
+
+    return color.rgb_to_lab(np.asarray(rgb, np.float32).reshape(1, 1, 3) / 255.0)[0, 0, 1:]
+
+
+def test_spread_hints_gives_the_hint_color_under_it_and_leaves_far_cells_alone():
+    from bwcolor.hints import parse_hints
+    from bwcolor.postprocessing import spread_hints
+
+    lightness = np.full((80, 120), 50.0, np.float32)
+    ab = np.zeros((20, 30, 2), np.float32)
+    hints = parse_hints([{"x": 10, "y": 10, "color": "#b03020"}], 80, 120)
+    out = spread_hints(lightness, ab, hints, distance=0.05)
+    target = _lab_ab((0xb0, 0x30, 0x20))
+    np.testing.assert_allclose(out[2, 2], target, rtol=0.06)  # within prior / (1 + prior)
+    np.testing.assert_array_equal(out[19, 29], ab[19, 29])  # far away: the model's own color
+    assert np.all(np.linalg.norm(out - target, axis=-1) <= np.linalg.norm(ab - target, axis=-1) + 1e-4)
+    np.testing.assert_array_equal(spread_hints(lightness, ab, []), ab)
+
+
+def test_spread_hints_stops_at_lightness_edges():
+    from bwcolor.hints import parse_hints
+    from bwcolor.postprocessing import spread_hints
+
+    lightness = np.full((40, 40), 30.0, np.float32)
+    lightness[:, 20:] = 80.0  # an edge down the middle; the hint sits on the dark side
+    ab = np.zeros((10, 10, 2), np.float32)
+    hints = parse_hints([(16, 20, "#2050d0")], 40, 40)
+    out = spread_hints(lightness, ab, hints)
+    same_side, across = np.abs(out[5, 2]).sum(), np.abs(out[5, 6]).sum()  # both 2 cells away
+    assert same_side > 5 * across
+
+
+def test_colorize_spreads_hints_only_when_asked(hint_colorizer_for_spread):
+    c, photo = hint_colorizer_for_spread
+    hints = [(20, 20, "#20a040", 3)]
+    spread = c.colorize(photo, hints=hints).astype(int)
+    channels_only = c.colorize(photo, hints=hints, spread_hints=False).astype(int)
+    assert np.abs(spread - channels_only).max() > 10
+    with pytest.raises(TypeError, match="spread_hints"):
+        c.colorize(photo, spread_hints="yes")
+
+
+@pytest.fixture(scope="module")
+def hint_colorizer_for_spread():
+    from bwcolor import Colorizer
+
+    c = Colorizer(architecture="default", image_size=32, loss="mse",
+                  architecture_config={"hints": True, "widths": (8, 8), "blocks": (1, 1)})
+    photo = np.full((64, 64), 120, np.uint8)
+    return c, photo

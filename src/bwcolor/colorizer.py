@@ -185,17 +185,20 @@ class Colorizer(PresetModel):
 
     def predict_ab(self, lightness_batch: np.ndarray, annealing_temperature: float | None = None,
                    flip_average: bool = False) -> np.ndarray:
-        """Model inputs (B, h, w, 1) scaled L -> ab (B, h/k, w/k, 2) in Lab units, float32."""
+        """Model inputs (B, h, w, 1 or 4) scaled L (and hints) -> ab (B, h/k, w/k, 2) in Lab
+        units, float32."""
         if annealing_temperature is None:
             annealing_temperature = self.config["annealing_temperature"]
-        predict = self._predictor().predict_on_batch
+        hinted = self.accepts_hints and bool(lightness_batch[..., 1:].any())
+        predict = self._predictor(hints=hinted).predict_on_batch
         flipped = predict(lightness_batch[:, :, ::-1].copy()) if flip_average else None
         return self.postprocessor.ab(predict(lightness_batch), annealing_temperature, flipped)
 
     def colorize(self, images: Photo | list[Photo], *, render_size: int | None = None,
                  annealing_temperature: float | None = None, batch_size: int = 8,
                  flip_average: bool = False, refine_chroma: bool = False,
-                 hints: list | None = None) -> np.ndarray | list[np.ndarray]:
+                 hints: list | None = None,
+                 spread_hints: bool = True) -> np.ndarray | list[np.ndarray]:
         """Colorize photos at their full resolution.
 
         The model predicts ab at ``render_size`` (short side; default the training size), the ab
@@ -218,20 +221,26 @@ class Colorizer(PresetModel):
             photo a list of :class:`bwcolor.hints.Hint`, dicts ``{"x", "y", "color", "radius"?}``
             or ``(x, y, color[, radius])`` tuples, in the photo's pixels (x = column); for a list
             of photos, one such list (or None) per photo. Only a hint's chroma is used.
+        spread_hints : bool
+            Also pull the predicted colors towards each hint's color around it, along similar
+            L* (:func:`bwcolor.postprocessing.spread_hints`); False: the model's hint channels
+            only.
 
         Returns
         -------
         uint8 array (H, W, 3), or a list of them for a list input.
         """
         self._check_colorize_options(render_size, annealing_temperature, batch_size)
-        check_bools(flip_average=flip_average, refine_chroma=refine_chroma)
+        check_bools(flip_average=flip_average, refine_chroma=refine_chroma,
+                    spread_hints=spread_hints)
         prepared, single = self.preprocessor.prepare(images, render_size)
         checked = self.preprocessor.check_hints(hints, prepared, single)
         results = [None] * len(prepared)
         for indices, x in self.preprocessor.batches(prepared, batch_size, checked):
             ab = self.predict_ab(x, annealing_temperature, flip_average)
             for j, i in enumerate(indices):
-                results[i] = self.postprocessor.join(prepared[i][0], ab[j], refine_chroma)
+                results[i] = self.postprocessor.join(prepared[i][0], ab[j], refine_chroma,
+                                                     checked[i] if spread_hints else None)
         return results[0] if single else results
 
     def evaluate(self, data_source: Photos, *, split: str | None = None, size: int | None = None,

@@ -53,7 +53,7 @@ def evaluate_gray_baseline(data_source, *, split=None, size=256, per_image=False
 
 def evaluate_with_hints(colorizer, data_source, counts=DEFAULT_HINT_COUNTS, *, split=None,
                         size=None, seed=0, radius=None, annealing_temperature=None,
-                        per_image=False):
+                        per_image=False, colorize_options=None):
     """Scores of a hint model given 0, 1, 5... color hints sampled from each original.
 
     Each photo's evaluation crop (the same resize + center crop as :func:`evaluate`) is
@@ -90,6 +90,9 @@ def evaluate_with_hints(colorizer, data_source, counts=DEFAULT_HINT_COUNTS, *, s
         Passed to ``colorize``.
     per_image : bool
         Also give each row each photo's scores, under ``"per_image"`` (with its ``"path"``).
+    colorize_options : dict, optional
+        More keyword arguments for ``colorize`` with hints, e.g. ``{"spread_hints": False}``
+        to score the model's hint channels alone.
 
     Returns
     -------
@@ -142,7 +145,8 @@ def evaluate_with_hints(colorizer, data_source, counts=DEFAULT_HINT_COUNTS, *, s
         for start in range(0, len(references), 8):
             batch = references[start:start + 8]
             # No hints argument at all at count 0: any colorize works there.
-            extra = {"hints": [h[:n] for h in all_hints[start:start + 8]]} if n else {}
+            extra = ({"hints": [h[:n] for h in all_hints[start:start + 8]],
+                      **(colorize_options or {})} if n else {})
             outs = colorizer.colorize(list(batch), annealing_temperature=annealing_temperature,
                                       render_size=size, **extra)
             scores += [metrics.image_metrics(r, o) for r, o in zip(batch, outs)]

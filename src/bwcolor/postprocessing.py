@@ -16,12 +16,20 @@ from PIL import Image
 
 from bwcolor import color, losses
 
-__all__ = ["Postprocessor", "box_mean", "guided_upsample", "join"]
+__all__ = ["Postprocessor", "box_mean", "guided_upsample", "join", "spread_hints"]
 
 #: Guided filter of a*b* on L* (He et al.): window radius in a*b* pixels, and eps in (L* units)^2:
 #: L* edges of contrast well above sqrt(eps) keep a*b* edges aligned with them.
 GUIDED_RADIUS = 2
 GUIDED_EPS = 25.0
+
+#: :func:`spread_hints`: how far a hint's color reaches (a Gaussian in cells, this fraction of
+#: the grid's longer side), how different an L* it still reaches (a Gaussian in L* units), and
+#: the weight the model's own color keeps against a hint. Chosen on the validation split with
+#: scripts/hint_curve.py's protocol (see docs/model_card.md).
+SPREAD_DISTANCE = 0.2
+SPREAD_LIGHTNESS = 8.0
+SPREAD_PRIOR = 0.05
 
 #: Large photos are converted in bands of about this many pixels, on a thread pool.
 _JOIN_BAND_PIXELS = 1 << 19
@@ -64,8 +72,11 @@ class Postprocessor:
             ab = color.target_to_ab(output)
         return ab.astype(np.float32)
 
-    def join(self, lightness, ab_small, refine_chroma=False):
-        """The photo's L* (H, W) and its predicted a*b* (h, w, 2) -> uint8 sRGB (H, W, 3)."""
+    def join(self, lightness, ab_small, refine_chroma=False, hints=None):
+        """The photo's L* (H, W) and its predicted a*b* (h, w, 2) -> uint8 sRGB (H, W, 3);
+        ``hints`` (checked :class:`~bwcolor.hints.Hint` s) are spread by :func:`spread_hints`."""
+        if hints:
+            ab_small = spread_hints(lightness, ab_small, hints)
         return join(lightness, ab_small, refine_chroma)
 
 
@@ -148,3 +159,45 @@ def join(lightness, ab_small, refine_chroma=False):
 @functools.lru_cache(maxsize=1)
 def _join_pool():
     return ThreadPoolExecutor(max(1, os.cpu_count() or 1), thread_name_prefix="bwcolor-join")
+
+
+def spread_hints(lightness, ab_small, hints, *, distance=SPREAD_DISTANCE,
+                 lightness_sigma=SPREAD_LIGHTNESS, prior=SPREAD_PRIOR):
+    """Pull predicted a*b* towards the hints' colors around each hint, along similar L*.
+
+    Each hint's residual (its a*b* minus the prediction under it) is spread over the a*b* grid
+    with weights ``exp(-d^2 / 2 (distance * side)^2) * exp(-dL^2 / 2 lightness_sigma^2)``: near
+    the hint and at a similar lightness (the same object, as in Levin et al. 2004's affinity),
+    and normalized against ``prior``, the weight the prediction keeps. Under a hint the color is
+    the hint's (to within ``prior``), far from every hint it is the model's.
+
+    Parameters
+    ----------
+    lightness : ndarray (H, W)
+        The photo's L*, in [0, 100].
+    ab_small : ndarray (h, w, 2)
+        Predicted a*b* in Lab units on the model's output grid.
+    hints : list of Hint
+        Checked hints (:func:`bwcolor.hints.parse_hints`), in the photo's pixels.
+
+    Returns
+    -------
+    ndarray (h, w, 2) float32
+    """
+    H, W = lightness.shape
+    h, w = ab_small.shape[:2]
+    grid_l = _resize(np.asarray(lightness, np.float32)[..., None], h, w)[..., 0]
+    rows, cols = np.mgrid[0:h, 0:w].astype(np.float32)
+    side = distance * max(h, w)
+    total_weight = np.full((h, w), prior, np.float32)
+    pulled = np.zeros((h, w, 2), np.float32)
+    for hint in hints:
+        cy = min(h - 1, int((hint.y + 0.5) * h / H))
+        cx = min(w - 1, int((hint.x + 0.5) * w / W))
+        rgb = np.asarray(hint.rgb, np.float32).reshape(1, 1, 3) / 255.0
+        residual = color.rgb_to_lab(rgb)[0, 0, 1:] - ab_small[cy, cx]
+        weight = np.exp(-((rows - cy) ** 2 + (cols - cx) ** 2) / (2 * side ** 2)
+                        - (grid_l - grid_l[cy, cx]) ** 2 / (2 * lightness_sigma ** 2))
+        total_weight += weight
+        pulled += weight[..., None] * residual
+    return (ab_small + pulled / total_weight[..., None]).astype(np.float32)

@@ -101,20 +101,28 @@ class PresetModel:
             self._attach(self._build_model())
         self.model.set_weights(weights)
 
-    def _predictor(self):
-        """The model colorize uses: ``self.model``, or its float32 copy if it is mixed precision.
+    def _predictor(self, hints=True):
+        """The model colorize uses: ``self.model``, or its float32 copy if it is mixed precision;
+        for a batch without hints (``hints=False``), a hint net's automatic part alone
+        (:func:`bwcolor.architectures.automatic_part`: the same output, without the hint
+        branch's cost).
 
         On torch's CPU backend the first forward pass of a mixed-bfloat16 model came out all NaN
         (seen with torch 2.13 and Keras 3.15, nondeterministically), and inference in float32
         costs little. The copy is rebuilt after every ``fit``.
         """
-        if self.model.dtype_policy.name == "float32":
-            return self.model
-        if self._inference_model is None:
-            with _backend.weights_will_be_loaded():
-                self._inference_model = self._build_model(mixed_precision=None)
-            self._inference_model.set_weights(self.model.get_weights())
-        return self._inference_model
+        model = self.model
+        if model.dtype_policy.name != "float32":
+            if self._inference_model is None:
+                with _backend.weights_will_be_loaded():
+                    self._inference_model = self._build_model(mixed_precision=None)
+                self._inference_model.set_weights(self.model.get_weights())
+            model = self._inference_model
+        if hints or not self.accepts_hints:
+            return model
+        if getattr(self, "_automatic", (None,))[0] is not model:
+            self._automatic = (model, architectures.automatic_part(model))
+        return self._automatic[1]
 
     # ----------------------------------------------------------- save / load
     def save(self, path: StrPath, *, overwrite: bool = False,

@@ -27,6 +27,7 @@ __all__ = [
     "GrayToRGB",
     "TileToGrid",
     "accepts_hints",
+    "automatic_part",
     "available",
     "defaults",
     "flops",
@@ -139,6 +140,17 @@ def input_channels(model):
 def accepts_hints(model):
     """Whether ``model`` reads user color hints beside L* (see :mod:`bwcolor.hints`)."""
     return input_channels(model) == 1 + HINT_CHANNELS
+
+
+def automatic_part(model):
+    """A hint net's automatic part: the same input, the output before the gated hint correction
+    (what the net outputs for an image without hints, without computing the hint branch).
+    A net without a hint branch is returned as is."""
+    try:
+        gate = model.get_layer("hint_gate")
+    except ValueError:
+        return model
+    return keras.Model(model.input, gate.input[0], name=f"{model.name}_automatic")
 
 
 def _probe(model, height, width):

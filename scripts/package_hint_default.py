@@ -1,0 +1,62 @@
+"""Package a ``default_hints`` run (scripts/train_preset.py) as the bundled ``default`` preset.
+
+    python scripts/package_hint_default.py runs/default_hints src/bwcolor/bundled_presets/default
+
+The run's ``best/`` weights are saved in float16 with a config that no longer freezes the
+automatic net (the flag only made fit train the hint branch alone; a user fine-tuning the preset
+expects every layer to train). The metadata keeps the automatic net's own record (its recipe,
+data, compute and test metrics, from the preset it was copied from) and adds a ``"hints"``
+block: the hint branch's recipe, compute and epochs, from the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run", help="the default_hints run folder")
+    p.add_argument("out", help="the preset folder to write (replaced if it is a preset)")
+    args = p.parse_args(argv)
+
+    from bwcolor import Colorizer
+
+    run = Path(args.run)
+    hinted = Colorizer.from_preset(run / "best")
+    donor_name = hinted.metadata["initialized_from"]["preset"]
+    donor = Colorizer.from_preset(donor_name)
+    config = hinted.get_config()
+    config["architecture_config"] = {k: v for k, v in config["architecture_config"].items()
+                                     if k != "freeze_automatic"}
+    config["architecture_config"].setdefault("hint_width", 32)
+    config["mixed_precision"] = None
+    packaged = Colorizer.from_config(config)
+    packaged.model.set_weights(hinted.model.get_weights())
+    history = list(csv.DictReader(open(run / "history.csv")))
+    run_meta = hinted.metadata
+    packaged.metadata = dict(donor.metadata)  # the automatic net's record: unchanged weights
+    packaged.metadata["hints"] = {
+        "automatic_net": f"the bundled {donor_name!r} preset's weights, copied and frozen "
+                         f"(architectures.transfer_weights; {run_meta['initialized_from']['layers_copied']} layers)",
+        "recipe": run_meta["recipe"],
+        "training": run_meta.get("training"),
+        "compute": run_meta.get("compute"),
+        "dataset": run_meta.get("dataset"),
+        "best_epoch": run_meta.get("best_epoch"),
+        "epochs_run": len(history),
+        "seconds_to_best_epoch": round(sum(float(r["seconds"]) for r in history[:run_meta.get("best_epoch") or 0]), 1),
+        "seconds_run": round(sum(float(r["seconds"]) for r in history), 1),
+        "val_loss_by_epoch": [round(float(r["val_loss"]), 4) for r in history],
+    }
+    packaged.save(args.out, overwrite=True, weights_dtype="float16")
+    print(json.dumps({"saved": args.out, "parameters": packaged.model.count_params(),
+                      "best_epoch": run_meta.get("best_epoch")}))
+
+
+if __name__ == "__main__":
+    main()
