@@ -37,7 +37,8 @@ def main(argv=None):
     config["mixed_precision"] = None
     packaged = Colorizer.from_config(config)
     packaged.model.set_weights(hinted.model.get_weights())
-    history = list(csv.DictReader(open(run / "history.csv")))
+    with open(run / "history.csv", encoding="utf-8") as f:
+        history = list(csv.DictReader(f))
     run_meta = hinted.metadata
     packaged.metadata = dict(donor.metadata)  # the automatic net's record: unchanged weights
     packaged.metadata["hints"] = {
@@ -49,7 +50,8 @@ def main(argv=None):
         "dataset": run_meta.get("dataset"),
         "best_epoch": run_meta.get("best_epoch"),
         "epochs_run": len(history),
-        "seconds_to_best_epoch": round(sum(float(r["seconds"]) for r in history[:run_meta.get("best_epoch") or 0]), 1),
+        "seconds_to_best_epoch": round(sum(float(r["seconds"])
+                                           for r in history[:run_meta.get("best_epoch") or 0]), 1),
         "seconds_run": round(sum(float(r["seconds"]) for r in history), 1),
         "val_loss_by_epoch": [round(float(r["val_loss"]), 4) for r in history],
     }

@@ -409,7 +409,7 @@ def test_the_bundled_default_follows_a_hint_and_keeps_its_automatic_colors(rgb):
     H, W = photo.shape[:2]
     x, y = W // 3, H // 3
     automatic = c.colorize(photo)
-    hinted = c.colorize(photo, hints=[{"x": x, "y": y, "color": "#%02x%02x%02x" % rgb}])
+    hinted = c.colorize(photo, hints=[{"x": x, "y": y, "color": "#{:02x}{:02x}{:02x}".format(*rgb)}])
     near = (slice(y - 3, y + 4), slice(x - 3, x + 4))
     want = color.rgb_to_lab(np.asarray(rgb, np.float32).reshape(1, 1, 3) / 255.0)[0, 0, 1:]
     got = color.rgb_to_lab(hinted[near] / 255.0)[..., 1:].reshape(-1, 2).mean(axis=0)
