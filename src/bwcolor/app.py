@@ -313,7 +313,7 @@ def _controls(gr, colorizer):
                             label="Annealing temperature",
                             info="lower is more vivid" if classification
                             else "only for classification models")
-    color = gr.ColorPicker(value="#7a5230", label="Hint color",
+    color = gr.ColorPicker(value="#7a5230", label="Hint color", elem_id="bwcolor-color",
                            info="then click on the photo where that color belongs",
                            interactive=colorizer.accepts_hints)
     radius = gr.Slider(0, 64, value=0, step=1, label="Hint radius (photo pixels)",
