@@ -20,7 +20,7 @@ def _install(session, backend, target):
 @nox.parametrize("backend", ["jax", "torch"])
 def tests(session, backend):
     """The test suite on one Keras backend."""
-    env = _install(session, backend, ".[test]")
+    env = _install(session, backend, ".[test,app]")
     session.run("pytest", "--slow", *session.posargs, env=env)
 
 

@@ -34,7 +34,10 @@ PUBLIC_MODULES = (
     "bwcolor.losses",
     "bwcolor.device_crops",
     "bwcolor.metrics",
+    "bwcolor.postprocessing",
+    "bwcolor.evaluation",
     "bwcolor.plotting",
+    "bwcolor.app",
 )
 # Named in the docs' text and the README: the check fails if they ever stop being public.
 REQUIRED = tuple(f"bwcolor.Colorizer.{m}" for m in ("fit", "colorize", "evaluate", "save", "from_preset"))

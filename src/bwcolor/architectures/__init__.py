@@ -18,12 +18,14 @@ import keras
 import numpy as np
 
 from bwcolor.architectures.default import default
-from bwcolor.architectures.layers import GrayToRGB, TileToGrid
+from bwcolor.architectures.layers import ChannelSlice, GatedHintCorrection, GrayToRGB, TileToGrid
 from bwcolor.architectures.unet import unet
 from bwcolor.architectures.wallner import wallner_alpha, wallner_beta, wallner_full
 from bwcolor.hints import HINT_CHANNELS
 
 __all__ = [
+    "ChannelSlice",
+    "GatedHintCorrection",
     "GrayToRGB",
     "TileToGrid",
     "accepts_hints",

@@ -30,8 +30,8 @@ def _residual(x, filters, name):
 
 
 def default(head="classification", num_bins=313, widths=(32, 64, 96, 128), blocks=(1, 1, 2, 2),
-            global_context=True, hints=False, hint_width=32, freeze_automatic=False,
-            name="default"):
+            global_context=True, hints=False, hint_width=32, hint_reach=None,
+            freeze_automatic=False, name="default"):
     """The default colorization net: L (H, W, 1) -> ab or ab-bin logits at (H/4, W/4).
 
     H and W must be divisible by 4 * 2**(len(widths) - 1) (32 with the default widths).
@@ -54,6 +54,9 @@ def default(head="classification", num_bins=313, widths=(32, 64, 96, 128), block
         is exactly the automatic net's, so hints never cost automatic quality.
     hint_width : int
         Channels of the hint branch.
+    hint_reach : int, optional
+        The correction acts only within this many output cells (x 4 input pixels) of a hint;
+        None: over every image that has a hint.
     freeze_automatic : bool
         Build the automatic net's layers untrainable (their batch norms in inference mode), so
         ``fit`` trains only the hint branch: how a hint model is made from a trained automatic
@@ -90,11 +93,11 @@ def default(head="classification", num_bins=313, widths=(32, 64, 96, 128), block
     if freeze_automatic:
         for layer in keras.Model(inputs, automatic).layers:
             layer.trainable = False
-    return keras.Model(inputs, _hint_branch(inputs, x, automatic, head, num_bins, hint_width),
-                       name=name)
+    return keras.Model(inputs, _hint_branch(inputs, x, automatic, head, num_bins, hint_width,
+                                            hint_reach), name=name)
 
 
-def _hint_branch(inputs, features, automatic, head, num_bins, width):
+def _hint_branch(inputs, features, automatic, head, num_bins, width, reach):
     """The hint branch: (automatic net's 1/4-resolution features, hints pooled to 1/4) ->
     a correction of the automatic output, gated on by any hint. Dilations 1-8 give each cell a
     field of 31 cells (124 input pixels), so a click spreads over a region; the correction's
@@ -112,4 +115,4 @@ def _hint_branch(inputs, features, automatic, head, num_bins, width):
     outputs = 2 if head == "regression" else num_bins
     correction = layers.Conv2D(outputs, 1, kernel_initializer="zeros", dtype="float32",
                                name="hint_correction")(y)
-    return GatedHintCorrection(name="hint_gate")([automatic, correction, mask])
+    return GatedHintCorrection(reach, name="hint_gate")([automatic, correction, mask])

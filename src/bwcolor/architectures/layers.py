@@ -79,16 +79,30 @@ class GatedHintCorrection(layers.Layer):
 
     Inputs ``[automatic, correction, mask]``: the automatic output (B, h, w, C), the hint
     branch's correction (same shape), and the hint mask (B, H, W, 1). The gate is the mask's
-    maximum over each image, so with zero hints the output is exactly the automatic net's.
+    maximum over each image (``reach=None``), or over the output cells within ``reach`` cells
+    of each cell (the correction then acts only near hints, and cannot recolor a whole image);
+    with zero hints the output is exactly the automatic net's.
     """
+
+    def __init__(self, reach=None, **kwargs):
+        super().__init__(**kwargs)
+        self.reach = None if reach is None else int(reach)
 
     def call(self, inputs):
         automatic, correction, mask = inputs
-        gate = ops.max(mask, axis=(1, 2, 3), keepdims=True)
+        if self.reach is None:
+            gate = ops.max(mask, axis=(1, 2, 3), keepdims=True)
+        else:
+            stride = ops.shape(mask)[1] // ops.shape(correction)[1]
+            cells = ops.max_pool(mask, stride, stride, padding="valid")
+            gate = ops.max_pool(cells, 2 * self.reach + 1, 1, padding="same")
         return automatic + ops.cast(gate, correction.dtype) * correction
 
     def compute_output_shape(self, input_shapes):
         return input_shapes[0]
+
+    def get_config(self):
+        return {**super().get_config(), "reach": self.reach}
 
 
 def output_head(x, head, num_bins, name="head"):
