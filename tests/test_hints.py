@@ -438,3 +438,19 @@ def _bundled_default():
     if not _DEFAULT:
         _DEFAULT.append(Colorizer.from_preset("default"))
     return _DEFAULT[0]
+
+
+def test_a_reach_confines_the_hint_correction_near_hints(rng):
+    net = architectures.get("default", head="regression", hints=True, hint_reach=2, **TINY)
+    correction = net.get_layer("hint_correction")
+    correction.set_weights([rng.normal(0, 1, w.shape).astype(np.float32)
+                            for w in correction.get_weights()])
+    x = np.zeros((1, 64, 64, 1 + HINT_CHANNELS), np.float32)
+    x[..., 0] = rng.uniform(-1, 1, (1, 64, 64))
+    x[0, 30:33, 30:33, 1:] = (0.3, 0.2, 1.0)  # output cells 7 and 8 (stride 4)
+    changed = np.abs(keras.ops.convert_to_numpy(net(x, training=False))
+                     - keras.ops.convert_to_numpy(architectures.automatic_part(net)(x, training=False)))
+    rows, cols = np.nonzero(changed[0].max(axis=-1) > 0)
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (5, 10, 5, 10)
+    rebuilt = keras.Model.from_config(net.get_config())  # the reach is part of the config
+    assert rebuilt.get_layer("hint_gate").reach == 2
