@@ -322,8 +322,8 @@ def test_hint_datasets_reveal_true_colors(photo_paths):
 # ----------------------------------------------------------------------- colorize(hints=)
 @pytest.fixture(scope="module")
 def hint_colorizer():
-    """A tiny untrained hint net without global pooling: a hint changes only what lies within its
-    receptive field, so "near" and "far" can be told apart without training."""
+    """A tiny untrained hint net: its hint branch adds nothing yet, so what a hint changes is
+    colorize's spreading, measurable without training."""
     return Colorizer("default", image_size=32, loss="mse",
                      architecture_config={"hints": True, "global_context": False, **TINY})
 
@@ -337,19 +337,20 @@ def test_colorize_with_hints_changes_colors_near_the_hint_and_keeps_lightness(hi
                                                                            gray_photo):
     c = hint_colorizer
     assert c.accepts_hints
-    field = architectures.receptive_field(c.model)
     gray = (gray_photo * 255).round().astype(np.uint8)
     plain = c.colorize(gray, render_size=96)
-    hinted = c.colorize(gray, render_size=96, hints=[{"x": 20, "y": 48, "color": "#d02020",
-                                                      "radius": 4}])
+    hint = [{"x": 20, "y": 48, "color": "#d02020", "radius": 4}]
+    hinted = c.colorize(gray, render_size=96, hints=hint)
     assert hinted.shape == plain.shape == (96, 192, 3)
     lab_plain = color.rgb_to_lab(plain / 255.0)
     lab_hinted = color.rgb_to_lab(hinted / 255.0)
     assert np.abs(lab_hinted[..., 0] - lab_plain[..., 0]).max() < 1.0  # uint8 rounding only
     change = np.abs(lab_hinted[..., 1:] - lab_plain[..., 1:]).sum(axis=-1)
-    assert change[40:57, 12:29].mean() > 0.5  # around the hint
-    assert field < 150
-    assert change[:, 20 + int(field) + 8:].max() < 1.0  # beyond the receptive field: unchanged
+    near, far = change[40:57, 12:29].mean(), change[:, 150:].mean()
+    assert near > 10 and far < near / 3  # the hint's color fades with distance
+    # the untrained branch's correction starts at zero: the channels alone change nothing yet
+    np.testing.assert_array_equal(c.colorize(gray, render_size=96, hints=hint,
+                                             spread_hints=False), plain)
     empty = c.colorize(gray, render_size=96, hints=[])
     np.testing.assert_array_equal(empty, plain)  # no hints: automatic mode
 

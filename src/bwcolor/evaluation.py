@@ -118,23 +118,8 @@ def evaluate_with_hints(colorizer, data_source, counts=DEFAULT_HINT_COUNTS, *, s
     ([0, 1, 5, 10, 20], ['colorfulness', 'colorfulness_reference', 'count', 'delta_e2000',
     'n_images', 'n_skipped', 'psnr', 'ssim'])
     """
-    counts = _check_counts(counts)
-    seed = check_int("seed", seed, low=0)
-    radius = _check_radius(radius)
-    check_positive("annealing_temperature", annealing_temperature, allow_none=True)
-    check_bools(per_image=per_image)
-    if not callable(getattr(colorizer, "colorize", None)):
-        raise TypeError(f"colorizer must have a colorize method. "
-                        f"Received: {type(colorizer).__name__}")
-    if size is None:
-        size = getattr(colorizer, "config", {}).get("image_size")
-        if size is None:
-            raise ValueError(f"size is needed for a colorizer without config['image_size']. "
-                             f"Received: size=None for {_model_name(colorizer)}")
-    if max(counts) > 0 and not getattr(colorizer, "accepts_hints", False):
-        raise ValueError(f"{_model_name(colorizer)} does not take color hints "
-                         f"(accepts_hints is not True): it can be scored only at count 0. "
-                         f"Received: counts={counts}")
+    counts, seed, radius, size = _check_hint_options(colorizer, counts, seed, radius, size,
+                                                     annealing_temperature, per_image)
     references, paths, n_skipped = reference_crops(data_source, size, split)
     all_hints = [ground_truth_hints(ref, max(counts), seed=seed, index=i, radius=radius,
                                     render_shape=_render_shape(colorizer, ref.shape[:2], size))
@@ -152,6 +137,28 @@ def evaluate_with_hints(colorizer, data_source, counts=DEFAULT_HINT_COUNTS, *, s
             scores += [metrics.image_metrics(r, o) for r, o in zip(batch, outs)]
         rows.append({"count": n, **summarize(scores, paths, n_skipped, per_image)})
     return rows
+
+
+def _check_hint_options(colorizer, counts, seed, radius, size, annealing_temperature, per_image):
+    """:func:`evaluate_with_hints`' arguments, checked: (counts, seed, radius, size)."""
+    counts = _check_counts(counts)
+    seed = check_int("seed", seed, low=0)
+    radius = _check_radius(radius)
+    check_positive("annealing_temperature", annealing_temperature, allow_none=True)
+    check_bools(per_image=per_image)
+    if not callable(getattr(colorizer, "colorize", None)):
+        raise TypeError(f"colorizer must have a colorize method. "
+                        f"Received: {type(colorizer).__name__}")
+    if size is None:
+        size = getattr(colorizer, "config", {}).get("image_size")
+        if size is None:
+            raise ValueError(f"size is needed for a colorizer without config['image_size']. "
+                             f"Received: size=None for {_model_name(colorizer)}")
+    if max(counts) > 0 and not getattr(colorizer, "accepts_hints", False):
+        raise ValueError(f"{_model_name(colorizer)} does not take color hints "
+                         f"(accepts_hints is not True): it can be scored only at count 0. "
+                         f"Received: counts={counts}")
+    return counts, seed, radius, size
 
 
 def ground_truth_hints(reference, n, *, seed=0, index=0, radius=None, render_shape=None):

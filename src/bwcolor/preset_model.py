@@ -124,6 +124,31 @@ class PresetModel:
             self._automatic = (model, architectures.automatic_part(model))
         return self._automatic[1]
 
+    def render_shape(self, height: int, width: int,
+                     render_size: int | None = None) -> tuple[int, int]:
+        """(h, w) the model sees for an H x W photo.
+
+        The short side is ``render_size`` (default: the training size), rounded to the model's
+        input multiple; a ``render_size`` larger than the photo's own short side is lowered to
+        it (never below the training size), as more pixels than the photo has add nothing. The
+        aspect ratio is rounded to the nearest step of the ladder 2^(k/4), k = 0..12 (1:1 to
+        8:1, at most 9% off; longer strips are squeezed to 8:1), so photos of any sizes compile
+        at most 25 shapes per render size (13 landscape, 12 portrait); the predicted colors are
+        resized back to the photo's exact size.
+        """
+        return self.preprocessor.render_shape(height, width, render_size)
+
+    def predict_ab(self, lightness_batch: np.ndarray, annealing_temperature: float | None = None,
+                   flip_average: bool = False) -> np.ndarray:
+        """Model inputs (B, h, w, 1 or 4) scaled L (and hints) -> ab (B, h/k, w/k, 2) in Lab
+        units, float32."""
+        if annealing_temperature is None:
+            annealing_temperature = self.config["annealing_temperature"]
+        hinted = self.accepts_hints and bool(lightness_batch[..., 1:].any())
+        predict = self._predictor(hints=hinted).predict_on_batch
+        flipped = predict(lightness_batch[:, :, ::-1].copy()) if flip_average else None
+        return self.postprocessor.ab(predict(lightness_batch), annealing_temperature, flipped)
+
     # ----------------------------------------------------------- save / load
     def save(self, path: StrPath, *, overwrite: bool = False,
              weights_dtype: str = "float32") -> Path:

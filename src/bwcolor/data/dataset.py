@@ -19,9 +19,24 @@ from bwcolor.color import ab_to_target, lightness_to_input, uint8_rgb_to_lab, ui
 from bwcolor.data import cache, crops
 from bwcolor.data.decode import ImageDecodeError
 from bwcolor.data.report import printable
-from bwcolor.hints import HINT_CHANNELS, reveal_random_hints
+from bwcolor.hints import reveal_random_hints
 
 __all__ = ["ColorizationDataset"]
+
+
+def _check_options(image_size, output_stride, targets, crop_on_device, degradations, hints):
+    """ValueError for a :class:`ColorizationDataset` option that is wrong or clashes."""
+    if image_size % output_stride:
+        raise ValueError(f"image_size must be divisible by the model's output stride. "
+                         f"Received: image_size={image_size}, output_stride={output_stride}")
+    if targets not in ("ab", "rgb"):
+        raise ValueError(f"targets must be 'ab' or 'rgb'. Received: targets={targets!r}")
+    if crop_on_device and degradations is not None:
+        raise ValueError("degradations act on the host's L*, which crop_on_device does not "
+                         "compute; use one or the other")
+    if crop_on_device and hints:
+        raise ValueError("hints are revealed from the host's a*b*, which crop_on_device does not "
+                         "compute; train a hint model with crops made on the host")
 
 
 class ColorizationDataset(keras.utils.PyDataset):
@@ -55,8 +70,8 @@ class ColorizationDataset(keras.utils.PyDataset):
         :attr:`window_side`, and the crop box (:data:`bwcolor.data.crops.BOX_FIELDS`), for a
         :class:`bwcolor.device_crops.DeviceCropModel` that resizes, flips and converts colors in
         the train step. The host then only slices arrays (9.5-15x more crops/s in
-        ``benchmarks/data_pipeline.py``), which keeps a GPU fed. Same random crops as on the host (same draws; Pillow's filter, not its
-        rounding). Not with ``degradations``, which act on the host's L*.
+        ``benchmarks/data_pipeline.py``), which keeps a GPU fed. Same random crops as on the
+        host. Not with ``degradations``, which act on the host's L*.
     cache_dir : path, optional
         Keep each photo decoded and resized as uint8 ``.npy`` here, memory-mapped on reuse.
     seed : int
@@ -84,20 +99,8 @@ class ColorizationDataset(keras.utils.PyDataset):
         self.paths = [Path(p) for p in paths]
         if not self.paths:
             raise ValueError("the dataset has no images (check the DatasetReport for what was skipped)")
-        if image_size % output_stride:
-            raise ValueError(f"image_size must be divisible by the model's output stride. "
-                             f"Received: image_size={image_size}, output_stride={output_stride}")
-        if targets not in ("ab", "rgb"):
-            raise ValueError(f"targets must be 'ab' or 'rgb'. Received: targets={targets!r}")
-        self.targets = targets
-        self.crop_on_device = bool(crop_on_device)
-        if self.crop_on_device and degradations is not None:
-            raise ValueError("degradations act on the host's L*, which crop_on_device does not "
-                             "compute; use one or the other")
-        self.hints = bool(hints)
-        if self.crop_on_device and self.hints:
-            raise ValueError("hints are revealed from the host's a*b*, which crop_on_device does "
-                             "not compute; train a hint model with crops made on the host")
+        _check_options(image_size, output_stride, targets, crop_on_device, degradations, hints)
+        self.targets, self.crop_on_device, self.hints = targets, bool(crop_on_device), bool(hints)
         self.image_size = int(image_size)
         self.batch_size = int(min(batch_size, len(self.paths)))
         self.training = training
@@ -227,8 +230,9 @@ class ColorizationDataset(keras.utils.PyDataset):
         if self.training and self.degradations is not None:
             L = self.degradations(L, rng)
         x = lightness_to_input(L)[..., None].astype(np.float32)
-        if self.hints:
-            x = self._with_hints(x, crop if self.targets == "rgb" else lab, rng)
+        if self.hints:  # random true colors beside L (the same ones every epoch in evaluation)
+            lab = uint8_rgb_to_lab(crop) if self.targets == "rgb" else lab
+            x = np.concatenate([x, reveal_random_hints(ab_to_target(lab[..., 1:]), rng)], axis=-1)
         if self.targets == "rgb":
             return x, crop
         ab = lab[..., 1:]
@@ -237,13 +241,6 @@ class ColorizationDataset(keras.utils.PyDataset):
             s = self.image_size // k
             ab = ab.reshape(s, k, s, k, 2).mean(axis=(1, 3))
         return x, ab_to_target(ab).astype(np.float32)
-
-    def _with_hints(self, x, crop_or_lab, rng):
-        """L input (S, S, 1) -> (S, S, 4) with hint channels revealing random true colors."""
-        channels = np.zeros((*x.shape[:2], HINT_CHANNELS), np.float32)
-        lab = uint8_rgb_to_lab(crop_or_lab) if crop_or_lab.dtype == np.uint8 else crop_or_lab
-        reveal_random_hints(ab_to_target(lab[..., 1:]), rng, out=channels)
-        return np.concatenate([x, channels], axis=-1)
 
     def _usable(self, j, make):
         """``make(path)`` for photo ``j``; when that photo vanished or broke since the scan, the
