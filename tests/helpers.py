@@ -1,4 +1,7 @@
-"""Test helpers: backend-specific gradients (tests only), and the model test routine."""
+"""Test helpers: backend-specific gradients (tests only), the model test routine, and a digest of
+a folder's files (to show that nothing was written)."""
+
+import hashlib
 
 import keras
 import numpy as np
@@ -44,3 +47,9 @@ def run_serialization_test(model, x, tmp_path):
     model.save(path)
     reloaded = keras.models.load_model(path, safe_mode=True)
     np.testing.assert_allclose(reloaded.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-5)
+
+
+def digest(folder):
+    """{relative path: sha256} of every file under ``folder``."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}

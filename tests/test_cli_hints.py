@@ -1,11 +1,11 @@
 """``bwcolor colorize --hints FILE``: which photo each key names, and every mistake refused in
 one line (exit 2) before any photo is colorized; a hint outside its photo fails that photo only."""
 
-import hashlib
 import json
 
 import numpy as np
 import pytest
+from helpers import digest
 from PIL import Image
 
 from bwcolor import Colorizer, cli
@@ -33,11 +33,6 @@ def scans(tmp_path, photos):
     Image.fromarray(photos["chelsea"][:48, :64]).convert("L").save(root / "box" / "b.png")
     Image.fromarray(photos["rocket"][:40, :48]).save(root / "box" / "a.jpg")
     return root
-
-
-def digest(folder):
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def write(path, value):

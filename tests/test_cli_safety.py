@@ -1,7 +1,6 @@
 """The CLI as a careless or hostile user runs it: no input is ever written, no result is lost,
 every mistake is one line and exit 2 before any model is loaded, closed pipes change nothing."""
 
-import hashlib
 import inspect
 import json
 import os
@@ -11,6 +10,7 @@ import sys
 import time
 
 import pytest
+from helpers import digest
 from PIL import Image
 
 from bwcolor import cli
@@ -35,11 +35,6 @@ def scans(tmp_path, photos):
     Image.fromarray(photos["coffee"][:64, :80]).save(root / "a.jpg")
     Image.fromarray(photos["chelsea"][:48, :64]).convert("L").save(root / "box" / "b.png")
     return root
-
-
-def digest(folder):
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def run(*args, capsys=None):
