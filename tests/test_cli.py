@@ -54,6 +54,8 @@ def test_info():
     assert r.returncode == 0
     info = json.loads(r.stdout)
     assert "default" in info["presets"] and "wallner_beta" in info["architectures"]
+    assert info["hint presets"] == ["default"]  # seed takes no hints
+    assert info["app"].startswith(("gradio ", "not installed"))
 
 
 def test_train_refuses_a_nonempty_run_folder_without_resume(run_dir, photo_dir):

@@ -474,13 +474,22 @@ def cmd_app(args):
 
 # ---------------------------------------------------------------------- info
 def cmd_info(args):
+    import importlib.metadata
+
     import keras
 
     from bwcolor import __version__, _backend, architectures
 
+    try:  # the app extra, without importing Gradio (seconds)
+        app_extra = f"gradio {importlib.metadata.version('gradio')}"
+    except importlib.metadata.PackageNotFoundError:
+        app_extra = 'not installed (pip install "bwcolor[app]")'
+    hint_presets = [name for name in presets.available()
+                    if (presets.read_preset(name)[1].get("architecture_config") or {}).get("hints")]
     info = {"bwcolor": __version__, "keras": keras.__version__, "backend": _backend.name(),
             "devices": _backend.devices(), "presets": presets.available(),
-            "architectures": architectures.available()}
+            "hint presets": hint_presets, "architectures": architectures.available(),
+            "app": app_extra}
     if args.json:
         console.print(json.dumps(info))
     else:
