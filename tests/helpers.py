@@ -49,6 +49,17 @@ def run_serialization_test(model, x, tmp_path):
     np.testing.assert_allclose(reloaded.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-5)
 
 
+def make_scans(root, photos):
+    """``root``/a.jpg (64 x 80, color) and ``root``/box/b.png (48 x 64, gray): a scan folder
+    with a subfolder, for the CLI tests. Returns ``root``."""
+    from PIL import Image
+
+    (root / "box").mkdir(parents=True)
+    Image.fromarray(photos["coffee"][:64, :80]).save(root / "a.jpg")
+    Image.fromarray(photos["chelsea"][:48, :64]).convert("L").save(root / "box" / "b.png")
+    return root
+
+
 def digest(folder):
     """{relative path: sha256} of every file under ``folder``."""
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()

@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from helpers import digest
+from helpers import digest, make_scans
 from PIL import Image
 
 from bwcolor import Colorizer, cli
@@ -27,10 +27,7 @@ def models(tmp_path_factory):
 @pytest.fixture
 def scans(tmp_path, photos):
     """scans/a.jpg (64 x 80), scans/box/b.png (48 x 64), scans/box/a.jpg (40 x 48)."""
-    root = tmp_path / "scans"
-    (root / "box").mkdir(parents=True)
-    Image.fromarray(photos["coffee"][:64, :80]).save(root / "a.jpg")
-    Image.fromarray(photos["chelsea"][:48, :64]).convert("L").save(root / "box" / "b.png")
+    root = make_scans(tmp_path / "scans", photos)
     Image.fromarray(photos["rocket"][:40, :48]).save(root / "box" / "a.jpg")
     return root
 

@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from helpers import digest
+from helpers import digest, make_scans
 from PIL import Image
 
 from bwcolor import cli
@@ -30,11 +30,7 @@ def tiny_model(tmp_path_factory):
 
 @pytest.fixture
 def scans(tmp_path, photos):
-    root = tmp_path / "scans"
-    (root / "box").mkdir(parents=True)
-    Image.fromarray(photos["coffee"][:64, :80]).save(root / "a.jpg")
-    Image.fromarray(photos["chelsea"][:48, :64]).convert("L").save(root / "box" / "b.png")
-    return root
+    return make_scans(tmp_path / "scans", photos)
 
 
 def run(*args, capsys=None):

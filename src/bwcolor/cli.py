@@ -154,7 +154,7 @@ def cmd_colorize(args):
     from bwcolor._plan import PlanError, plan_outputs
 
     config = _check_model(args.model)
-    if args.hints is not None and not (config.get("architecture_config") or {}).get("hints"):
+    if args.hints is not None and not _takes_hints(config):
         raise UsageError(_NO_HINT_CHANNELS.format(model=args.model))
     try:
         plan = plan_outputs(args.inputs, args.output, suffix=args.suffix, ext=args.ext)
@@ -181,6 +181,11 @@ def cmd_colorize(args):
         summary += f"; {plan.renamed} outputs keep their input's extension in the name (name clash)"
     console.log(summary)
     return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def _takes_hints(config):
+    """Whether a preset's config builds a net with hint channels (read without Keras)."""
+    return bool((config.get("architecture_config") or {}).get("hints"))
 
 
 _NO_HINT_CHANNELS = ("--hints: the model {model!r} does not take color hints (it was built "
@@ -485,7 +490,7 @@ def cmd_info(args):
     except importlib.metadata.PackageNotFoundError:
         app_extra = 'not installed (pip install "bwcolor[app]")'
     hint_presets = [name for name in presets.available()
-                    if (presets.read_preset(name)[1].get("architecture_config") or {}).get("hints")]
+                    if _takes_hints(presets.read_preset(name)[1])]
     info = {"bwcolor": __version__, "keras": keras.__version__, "backend": _backend.name(),
             "devices": _backend.devices(), "presets": presets.available(),
             "hint presets": hint_presets, "architectures": architectures.available(),

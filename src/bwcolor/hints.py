@@ -119,6 +119,19 @@ class Hint:
         """The color as an (r, g, b) tuple of ints."""
         return parse_color(self.color)
 
+    @property
+    def ab(self):
+        """The color's a*, b* (CIE L*a*b* units), float32 (2,): all of it a hint uses."""
+        lab = rgb_to_lab(np.asarray(self.rgb, np.float64).reshape(1, 1, 3) / 255.0)
+        return lab[0, 0, 1:].astype(np.float32)
+
+    def cell(self, photo_shape, grid_shape):
+        """(row, column) of the cell holding the hint on a ``grid_shape`` (h, w) grid laid over
+        a photo of ``photo_shape`` (H, W): the render, or the model's a*b* output."""
+        (H, W), (h, w) = photo_shape, grid_shape
+        return (min(h - 1, max(0, int((self.y + 0.5) * h / H))),
+                min(w - 1, max(0, int((self.x + 0.5) * w / W))))
+
 
 def _number(value, what, index):
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
@@ -193,11 +206,6 @@ def parse_hints(hints, height=None, width=None):
     return parsed
 
 
-def _hint_ab(rgb):
-    lab = rgb_to_lab(np.asarray(rgb, np.float64).reshape(1, 1, 3) / 255.0)
-    return ab_to_target(lab[0, 0, 1:]).astype(np.float32)
-
-
 def hint_channels(hints, photo_shape, render_shape):
     """The (h, w, 3) float32 hint channels of checked hints for a photo rendered at ``render_shape``.
 
@@ -220,11 +228,10 @@ def hint_channels(hints, photo_shape, render_shape):
     out = np.zeros((h, w, HINT_CHANNELS), np.float32)
     sy, sx = h / H, w / W
     for hint in hints:
-        cx = min(w - 1, max(0, int((hint.x + 0.5) * sx)))
-        cy = min(h - 1, max(0, int((hint.y + 0.5) * sy)))
+        cy, cx = hint.cell(photo_shape, render_shape)
         r = DEFAULT_RADIUS if hint.radius is None else round(hint.radius * min(sx, sy))
         r = min(MAX_RADIUS, max(0, r))
-        out[max(0, cy - r):cy + r + 1, max(0, cx - r):cx + r + 1] = (*_hint_ab(hint.rgb), 1.0)
+        out[max(0, cy - r):cy + r + 1, max(0, cx - r):cx + r + 1] = (*ab_to_target(hint.ab), 1.0)
     return out
 
 

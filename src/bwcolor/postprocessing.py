@@ -186,7 +186,6 @@ def spread_hints(lightness, ab_small, hints, *, distance=SPREAD_DISTANCE,
     -------
     ndarray (h, w, 2) float32
     """
-    H, W = lightness.shape
     h, w = ab_small.shape[:2]
     grid_l = _resize(np.asarray(lightness, np.float32)[..., None], h, w)[..., 0]
     rows, cols = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -194,10 +193,8 @@ def spread_hints(lightness, ab_small, hints, *, distance=SPREAD_DISTANCE,
     total_weight = np.full((h, w), prior, np.float32)
     pulled = np.zeros((h, w, 2), np.float32)
     for hint in hints:
-        cy = min(h - 1, int((hint.y + 0.5) * h / H))
-        cx = min(w - 1, int((hint.x + 0.5) * w / W))
-        rgb = np.asarray(hint.rgb, np.float32).reshape(1, 1, 3) / 255.0
-        residual = color.rgb_to_lab(rgb)[0, 0, 1:] - ab_small[cy, cx]
+        cy, cx = hint.cell(lightness.shape, (h, w))
+        residual = hint.ab - ab_small[cy, cx]
         weight = np.exp(-((rows - cy) ** 2 + (cols - cx) ** 2) / (2 * side ** 2)
                         - (grid_l - grid_l[cy, cx]) ** 2 / (2 * lightness_sigma ** 2))
         total_weight += weight

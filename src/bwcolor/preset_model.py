@@ -85,6 +85,7 @@ class PresetModel:
         """Make ``model`` this one's, with the pre- and postprocessor that fit it."""
         self.model = model
         self._inference_model = None
+        self._automatic = (None, None)  # (the model it is of, its automatic part)
         self.preprocessor = Preprocessor(self.config["image_size"],
                                          architectures.input_multiple(model),
                                          hints=architectures.accepts_hints(model))
@@ -120,7 +121,7 @@ class PresetModel:
             model = self._inference_model
         if hints or not self.accepts_hints:
             return model
-        if getattr(self, "_automatic", (None,))[0] is not model:
+        if self._automatic[0] is not model:
             self._automatic = (model, architectures.automatic_part(model))
         return self._automatic[1]
 
