@@ -24,6 +24,7 @@ import statistics
 import time
 
 import numpy as np
+from _paired import paired_difference
 
 OPTIONS = {"none": {}, "flip": {"flip_average": True}, "refine": {"refine_chroma": True},
            "both": {"flip_average": True, "refine_chroma": True}}
@@ -61,7 +62,6 @@ def main():
     references, _paths, _skipped = reference_crops(args.photos, args.size, args.split)
     colorizer.colorize(list(references[:8]), render_size=args.size)  # compile, untimed
     base = None
-    rng = np.random.default_rng(0)
     for name, options in OPTIONS.items():
         scores, seconds = score(colorizer, references, args.size, options)
         de = np.array([s["delta_e2000"] for s in scores])
@@ -71,11 +71,10 @@ def main():
         if base is None:
             base = de
         else:
-            diff = de - base
-            means = diff[rng.integers(0, len(diff), (10_000, len(diff)))].mean(axis=1)
-            row["delta_e2000_vs_none"] = round(float(diff.mean()), 4)
-            row["photos_lower_delta_e"] = int((diff < 0).sum())
-            row["bootstrap_95"] = [round(float(x), 4) for x in np.percentile(means, [2.5, 97.5])]
+            paired = paired_difference(de, base)
+            row["delta_e2000_vs_none"] = paired["mean_difference"]
+            row["photos_lower_delta_e"] = paired["lower_on"]
+            row["bootstrap_95"] = paired["bootstrap_95"]
         print(json.dumps(row), flush=True)
 
     photo = np.asarray(Image.fromarray(sample_photos(["astronaut"])["astronaut"]).convert("L")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 
-import numpy as np
+from _paired import paired_difference
 
 
 def main():
@@ -39,18 +39,15 @@ def main():
         return {r["path"]: r["delta_e2000"] for r in rows}
 
     ours = per_photo(args.model)
-    rng = np.random.default_rng(0)
     for name in args.against:
         theirs = per_photo(name)
         paths = sorted(ours.keys() & theirs.keys())
-        diff = np.array([ours[k] - theirs[k] for k in paths])
-        means = diff[rng.integers(0, len(diff), (args.resamples, len(diff)))].mean(axis=1)
-        low, high = np.percentile(means, [2.5, 97.5])
-        print(json.dumps({"model": args.model, "against": name, "photos": len(diff),
-                          "model_lower_on": int((diff < 0).sum()),
-                          "mean_difference": round(float(diff.mean()), 3),
-                          "bootstrap_95": [round(float(low), 3), round(float(high), 3)]}), flush=True)
-
+        row = paired_difference([ours[k] for k in paths], [theirs[k] for k in paths],
+                                resamples=args.resamples)
+        print(json.dumps({"model": args.model, "against": name, "photos": row["photos"],
+                          "model_lower_on": row["lower_on"],
+                          "mean_difference": round(row["mean_difference"], 3),
+                          "bootstrap_95": [round(x, 3) for x in row["bootstrap_95"]]}), flush=True)
 
 if __name__ == "__main__":
     main()

@@ -377,9 +377,15 @@ def test_validate_image_array_keeps_uint8_when_asked():
     (np.zeros((4, 4), np.int32), TypeError, "dtype=int32"),
     (np.zeros((4, 4, 2), np.uint8), ValueError, r"shape=\(4, 4, 2\)"),
     (np.zeros((0, 4), np.uint8), ValueError, r"shape=\(0, 4\)"),
+    (np.zeros((5, 0, 3), np.uint8), ValueError, r"shape=\(5, 0, 3\)"),
     (np.array([[0.5, np.nan]]), ValueError, "1 of 2 values not finite"),
     (np.array([[-0.5, 1.5]]), ValueError, "min=-0.5, max=1.5"),
 ])
 def test_validate_image_array_names_what_it_received(arr, error, received):
     with pytest.raises(error, match=f"Received: .*{received}"):
         data.validate_image_array(arr)
+
+
+def test_validate_image_array_says_an_empty_array_has_no_pixels():
+    with pytest.raises(ValueError, match=r"has no pixels. Received: shape=\(3, 0\)"):
+        data.validate_image_array(np.zeros((3, 0), np.uint8))

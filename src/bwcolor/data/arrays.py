@@ -51,9 +51,11 @@ def validate_image_array(arr, keep_uint8=False):
         arr = arr[..., 0]
     if arr.ndim == 3 and arr.shape[-1] == 4:
         arr = arr[..., :3]
-    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] == 3)) or min(arr.shape[:2]) < 1:
+    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] == 3)):
         raise ValueError(f"image array must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4). "
                          f"Received: shape={arr.shape}")
+    if min(arr.shape[:2]) < 1:
+        raise ValueError(f"image array has no pixels. Received: shape={arr.shape}")
     if arr.dtype.kind == "f":
         finite = np.isfinite(arr)
         if not np.all(finite):
