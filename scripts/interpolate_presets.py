@@ -14,7 +14,8 @@ folder (its ``last.keras``). Only the automatic net is mixed: a base with a hint
 its branch. For each fine-tuned source and alpha, prints one JSON line with the split's mean
 metrics (colorizing without hints, the short side resized to ``--size``, as ``bwcolor
 evaluate``) and the paired CIEDE2000 difference to the base (alpha 0). ``--save ALPHA DIR``
-writes the mix of the last source at ALPHA as a preset (it refuses an existing folder).
+writes the mix of the last source at ALPHA as a float16 preset (it refuses an existing folder),
+the base's own record kept in its metadata, and only then scores it on the test split.
 """
 
 from __future__ import annotations
@@ -86,14 +87,33 @@ def main():
             set_mix(colorizer.model, base, tuned, alpha)
             print(json.dumps(line(source, alpha, *scores())), flush=True)
     if args.save:
-        alpha = float(args.save[0])
-        set_mix(colorizer.model, base, tuned, alpha)
-        colorizer.metadata["interpolated"] = {
-            "method": "WiSE-FT (Wortsman et al. 2022): (1 - alpha) * base + alpha * fine-tuned",
-            "base": str(args.base), "finetuned": str(args.finetuned[-1]), "alpha": alpha}
-        colorizer.save(args.save[1])
-        print(json.dumps({"saved": args.save[1], "alpha": alpha}))
+        save(colorizer, base, tuned, args)
 
+
+def save(colorizer, base, tuned, args):
+    """Write the mix at ``--save ALPHA`` as a float16 preset whose metadata keeps the base's
+    record under ``"base"`` and says how the automatic net was made; then score it on the test
+    split, once, into ``"test_metrics"`` (alpha is already chosen, on validation)."""
+    alpha = float(args.save[0])
+    set_mix(colorizer.model, base, tuned, alpha)
+    source = load(args.finetuned[-1])
+    base_record = {k: v for k, v in colorizer.metadata.items() if k != "hints"}
+    colorizer.metadata = {
+        "automatic_net": {
+            "method": "WiSE-FT (Wortsman et al. 2022): (1 - alpha) * base + alpha * fine-tuned, "
+                      "layer by layer, alpha chosen on the validation split",
+            "alpha": alpha, "base": str(args.base), "finetuned": str(args.finetuned[-1]),
+            "finetuning": {k: source.metadata.get(k) for k in
+                           ("recipe", "training", "compute", "dataset", "best_epoch")}},
+        "base": base_record,
+        **({"hints": colorizer.metadata["hints"]} if "hints" in colorizer.metadata else {}),
+        "decoding": colorizer.metadata.get("decoding"),
+    }
+    colorizer.metadata["test_metrics"] = colorizer.evaluate(args.photos, split="test",
+                                                            size=args.size)
+    colorizer.save(args.save[1], weights_dtype="float16")
+    print(json.dumps({"saved": args.save[1], "alpha": alpha,
+                      "test_metrics": colorizer.metadata["test_metrics"]}))
 
 if __name__ == "__main__":
     main()

@@ -194,6 +194,8 @@ BAD_ARGS = [
     ("colorize", "{img}", "-o", "{textfile}"),
     ("colorize", "{scans}", "-o", "{textfile}/out"),
     ("colorize", "{img}", "-o", "{textfile}/out.png"),
+    ("colorize", "{img}", "-o", "{out}/photo.gif"),
+    ("colorize", "{scans}", "-o", "{out}/colored.jp2"),
     ("train", "{scans}", "-o", "{run}", "--epochs", "0"),
     ("train", "{scans}", "-o", "{run}", "--batch-size", "-1"),
     ("train", "{scans}", "-o", "{run}", "--learning-rate", "0"),

@@ -180,7 +180,20 @@ def _output_mode(inputs, output, suffix, ext):
     elif output.exists() and not output.is_dir():
         raise PlanError(f"-o must be a folder (or, for one input file, a new image file ending "
                         f"in one of {sorted(OUTPUT_SUFFIXES)}). Received: -o {str(output)!r}")
+    elif not output.exists() and _names_an_image_format(output):
+        # Without this, "-o photo.gif" would quietly become a folder named photo.gif.
+        raise PlanError(f"-o ends in {output.suffix!r}, an image format bwcolor does not write; "
+                        f"name a file ending in one of {sorted(OUTPUT_SUFFIXES)}, or a folder. "
+                        f"Received: -o {str(output)!r}")
     return file_mode
+
+
+def _names_an_image_format(path):
+    """True when ``path``'s suffix is one Pillow knows as an image format's."""
+    from PIL import Image
+
+    Image.init()
+    return path.suffix.lower() in Image.registered_extensions()
 
 
 def _candidates(inputs, output, file_mode, plan):
