@@ -1,8 +1,7 @@
 """Interpolate a preset's automatic net towards a fine-tuned copy of it, and score each mix.
 
     python scripts/interpolate_presets.py PHOTOS_DIR default runs/finetune
-    python scripts/interpolate_presets.py PHOTOS_DIR default runs/finetune/best \\
-        --alphas 0.5 --save 0.5 my_preset/
+    python scripts/interpolate_presets.py PHOTOS_DIR default runs/finetune/best --alphas 0.5
 
 Wortsman et al.'s WiSE-FT (CVPR 2022): the weights (1 - alpha) * base + alpha * fine-tuned,
 layer by layer, of two nets with the same architecture where one was fine-tuned from the other.
@@ -13,9 +12,7 @@ add what the fine-tuning learned; alpha is chosen on the validation split, never
 folder (its ``last.keras``). Only the automatic net is mixed: a base with a hint branch keeps
 its branch. For each fine-tuned source and alpha, prints one JSON line with the split's mean
 metrics (colorizing without hints, the short side resized to ``--size``, as ``bwcolor
-evaluate``) and the paired CIEDE2000 difference to the base (alpha 0). ``--save ALPHA DIR``
-writes the mix of the last source at ALPHA as a float16 preset (it refuses an existing folder),
-the base's own record kept in its metadata, and only then scores it on the test split.
+evaluate``) and the paired CIEDE2000 difference to the base (alpha 0).
 """
 
 from __future__ import annotations
@@ -64,7 +61,6 @@ def main():
     p.add_argument("--alphas", type=float, nargs="+", default=[0.25, 0.5, 0.75, 1.0])
     p.add_argument("--split", default="validation")
     p.add_argument("--size", type=int, default=192)
-    p.add_argument("--save", nargs=2, metavar=("ALPHA", "DIR"))
     args = p.parse_args()
 
     colorizer = load(args.base)
@@ -86,34 +82,7 @@ def main():
         for alpha in args.alphas:
             set_mix(colorizer.model, base, tuned, alpha)
             print(json.dumps(line(source, alpha, *scores())), flush=True)
-    if args.save:
-        save(colorizer, base, tuned, args)
 
-
-def save(colorizer, base, tuned, args):
-    """Write the mix at ``--save ALPHA`` as a float16 preset whose metadata keeps the base's
-    record under ``"base"`` and says how the automatic net was made; then score it on the test
-    split, once, into ``"test_metrics"`` (alpha is already chosen, on validation)."""
-    alpha = float(args.save[0])
-    set_mix(colorizer.model, base, tuned, alpha)
-    source = load(args.finetuned[-1])
-    base_record = {k: v for k, v in colorizer.metadata.items() if k != "hints"}
-    colorizer.metadata = {
-        "automatic_net": {
-            "method": "WiSE-FT (Wortsman et al. 2022): (1 - alpha) * base + alpha * fine-tuned, "
-                      "layer by layer, alpha chosen on the validation split",
-            "alpha": alpha, "base": str(args.base), "finetuned": str(args.finetuned[-1]),
-            "finetuning": {k: source.metadata.get(k) for k in
-                           ("recipe", "training", "compute", "dataset", "best_epoch")}},
-        "base": base_record,
-        **({"hints": colorizer.metadata["hints"]} if "hints" in colorizer.metadata else {}),
-        "decoding": colorizer.metadata.get("decoding"),
-    }
-    colorizer.metadata["test_metrics"] = colorizer.evaluate(args.photos, split="test",
-                                                            size=args.size)
-    colorizer.save(args.save[1], weights_dtype="float16")
-    print(json.dumps({"saved": args.save[1], "alpha": alpha,
-                      "test_metrics": colorizer.metadata["test_metrics"]}))
 
 if __name__ == "__main__":
     main()

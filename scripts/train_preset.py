@@ -60,6 +60,18 @@ RECIPES = {
         fit=dict(batch_size=32, degradations=True),
         init_from="default",
     ),
+    # The hint branch retrained on a frozen two-member ensemble (scripts/package_ensemble.py;
+    # issue #15): the branch corrects the ensemble's mixture logits, not member 0's alone, so it
+    # starts from the donor's branch (init_whole) and trains on. Give the ensemble preset with
+    # --init-from.
+    "default_ensemble_hints": dict(
+        colorizer=dict(architecture="default", image_size=192, loss="classification",
+                       architecture_config={"hints": True, "freeze_automatic": True, "members": 2},
+                       annealing_temperature=0.38, optimizer="adam", learning_rate=1e-3),
+        fit=dict(batch_size=32, degradations=True),
+        init_from="default",
+        init_whole=True,
+    ),
     "seed": dict(
         colorizer=dict(architecture="wallner_beta", image_size=256, loss="mse",
                        optimizer="rmsprop", learning_rate=1e-3),
@@ -84,6 +96,7 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true")
     p.add_argument("--validation-split", type=float, default=0.05)
+    p.add_argument("--init-from", default=None, help="preset to start from, instead of the recipe's")
     args = p.parse_args(argv)
 
     from bwcolor import Colorizer, _backend
@@ -95,17 +108,19 @@ def main(argv=None):
         fit_kw["batch_size"] = args.batch_size
     mp = None if args.mixed_precision == "none" else args.mixed_precision
     colorizer_kw = dict(recipe["colorizer"])
-    if recipe.get("init_from"):  # the donor's class weights: its automatic net was trained with them
-        donor = Colorizer.from_preset(recipe["init_from"])
+    init_from = args.init_from or recipe.get("init_from")
+    if init_from:  # the donor's class weights: its automatic net was trained with them
+        donor = Colorizer.from_preset(init_from)
         colorizer_kw["loss_config"] = donor.config["loss_config"]
     colorizer = Colorizer(**colorizer_kw)
-    if recipe.get("init_from") and not args.resume:
+    if init_from and not args.resume:
         from bwcolor import architectures
 
-        # The donor's automatic net only: a donor that takes hints keeps its hint branch.
-        copied = architectures.transfer_weights(architectures.automatic_part(donor.model),
-                                                colorizer.model)
-        colorizer.metadata["initialized_from"] = {"preset": recipe["init_from"],
+        # The donor's automatic net only (a donor's hint branch stays behind), unless the recipe
+        # continues training the donor's whole net.
+        source = donor.model if recipe.get("init_whole") else architectures.automatic_part(donor.model)
+        copied = architectures.transfer_weights(source, colorizer.model)
+        colorizer.metadata["initialized_from"] = {"preset": str(init_from),
                                                   "layers_copied": len(copied)}
     colorizer.metadata["recipe"] = {"name": args.recipe, "colorizer": recipe["colorizer"],
                                     "fit": fit_kw, "repeats": args.repeats,

@@ -19,7 +19,7 @@ def test_submodule_apis_are_pinned():
         "reduce_chroma_to_gamut", "rgb_to_gray", "rgb_to_lab", "target_to_ab", "uint8_gray_to_lightness",
         "uint8_rgb_to_lab", "uint8_rgb_to_lightness"])
     assert sorted(architectures.__all__) == sorted([
-        "ChannelSlice", "GatedHintCorrection", "GrayToRGB", "TileToGrid", "accepts_hints", "automatic_part", "available", "defaults", "flops", "get",
+        "ChannelSlice", "GatedHintCorrection", "GrayToRGB", "MixtureMean", "TileToGrid", "accepts_hints", "automatic_part", "available", "defaults", "flops", "get",
         "input_channels", "input_multiple", "output_stride", "receptive_field", "recommended_loss",
         "transfer_weights"])
     from bwcolor import hints

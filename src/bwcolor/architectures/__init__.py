@@ -18,7 +18,13 @@ import keras
 import numpy as np
 
 from bwcolor.architectures.default import default
-from bwcolor.architectures.layers import ChannelSlice, GatedHintCorrection, GrayToRGB, TileToGrid
+from bwcolor.architectures.layers import (
+    ChannelSlice,
+    GatedHintCorrection,
+    GrayToRGB,
+    MixtureMean,
+    TileToGrid,
+)
 from bwcolor.architectures.unet import unet
 from bwcolor.architectures.wallner import wallner_alpha, wallner_beta, wallner_full
 from bwcolor.hints import HINT_CHANNELS
@@ -27,6 +33,7 @@ __all__ = [
     "ChannelSlice",
     "GatedHintCorrection",
     "GrayToRGB",
+    "MixtureMean",
     "TileToGrid",
     "accepts_hints",
     "automatic_part",
@@ -257,9 +264,12 @@ def _walk(model):
     return fields
 
 
-def transfer_weights(source, target):
+def transfer_weights(source, target, prefix=""):
     """Copy ``source``'s weights into ``target``, layer by layer (matched by name); return the
-    names of the layers copied.
+    names of the target's layers copied.
+
+    ``prefix``: source layer ``X`` fills target layer ``prefix + X``: how a net trained on its
+    own becomes member k (``prefix="member{k}_"``) of a ``default(members=...)`` ensemble.
 
     A kernel whose input-channel axis grew (the first convolution of a net rebuilt with
     ``hints=True``) gets the source's kernel in its first channels and zeros in the new ones, so
@@ -271,7 +281,7 @@ def transfer_weights(source, target):
     ValueError
         When a layer of both has weights of other shapes, naming the layer and both shapes.
     """
-    by_name = {layer.name: layer for layer in source.layers if layer.weights}
+    by_name = {prefix + layer.name: layer for layer in source.layers if layer.weights}
     copied = []
     for layer in target.layers:
         donor = by_name.get(layer.name)

@@ -12,7 +12,13 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from bwcolor.architectures.layers import ChannelSlice, GatedHintCorrection, TileToGrid, output_head
+from bwcolor.architectures.layers import (
+    ChannelSlice,
+    GatedHintCorrection,
+    MixtureMean,
+    TileToGrid,
+    output_head,
+)
 from bwcolor.hints import HINT_CHANNELS
 
 
@@ -31,7 +37,7 @@ def _residual(x, filters, name):
 
 def default(head="classification", num_bins=313, widths=(32, 64, 96, 128), blocks=(1, 1, 2, 2),
             global_context=True, hints=False, hint_width=32, hint_reach=None,
-            freeze_automatic=False, name="default"):
+            freeze_automatic=False, members=1, name="default"):
     """The default colorization net: L (H, W, 1) -> ab or ab-bin logits at (H/4, W/4).
 
     H and W must be divisible by 4 * 2**(len(widths) - 1) (32 with the default widths).
@@ -61,40 +67,60 @@ def default(head="classification", num_bins=313, widths=(32, 64, 96, 128), block
         Build the automatic net's layers untrainable (their batch norms in inference mode), so
         ``fit`` trains only the hint branch: how a hint model is made from a trained automatic
         one (:func:`~bwcolor.architectures.transfer_weights`) without changing its colors.
+    members : int
+        The automatic net is this many copies of the net, side by side on the same L*, whose
+        outputs are combined by :class:`~bwcolor.architectures.layers.MixtureMean` (their mean
+        bin probability): a deep ensemble (Lakshminarayanan et al. 2017) of nets trained apart
+        and joined with ``transfer_weights(..., prefix=...)``. Member 0's layers keep the single
+        net's names, member k's are prefixed ``member{k}_``; the hint branch reads member 0's
+        features.
     """
     widths, blocks = [int(w) for w in widths], [int(b) for b in blocks]
     if len(widths) != len(blocks) or len(widths) < 2:
         raise ValueError(f"widths and blocks need the same length, at least 2. "
                          f"Received: widths={widths}, blocks={blocks}")
+    if isinstance(members, bool) or not isinstance(members, int) or members < 1:
+        raise ValueError(f"members must be an int >= 1. Received: members={members!r}")
     inputs = keras.Input((None, None, 1 + HINT_CHANNELS if hints else 1),
                          name="L_and_hints" if hints else "L")
-    x = ChannelSlice(0, 1, name="lightness")(inputs) if hints else inputs
-    x = _conv_bn(x, max(8, widths[0] // 2), strides=2, name="stem0")
-    x = _conv_bn(x, widths[0], strides=2, name="stem1")
-    skips = []
-    for level, (filters, n) in enumerate(zip(widths, blocks)):
-        if level:
-            x = _conv_bn(x, filters, strides=2, name=f"down{level}")
-        for i in range(n):
-            x = _residual(x, filters, name=f"enc{level}_{i}")
-        skips.append(x)
-    if global_context:
-        vector = layers.GlobalAveragePooling2D(name="global_pool")(x)
-        vector = layers.Dense(widths[-1], activation="relu", name="global_dense")(vector)
-        x = layers.Concatenate(name="global_concat")([x, TileToGrid(name="global_tile")([vector, x])])
-        x = _conv_bn(x, widths[-1], kernel=1, name="global_fuse")
-    for level in reversed(range(len(widths) - 1)):
-        x = layers.UpSampling2D(2, interpolation="bilinear", name=f"up{level}")(x)
-        x = layers.Concatenate(name=f"skip{level}")([x, skips[level]])
-        x = _conv_bn(x, widths[level], name=f"dec{level}")
+    lightness = ChannelSlice(0, 1, name="lightness")(inputs) if hints else inputs
+    nets = [_automatic_net(lightness, widths, blocks, global_context, head, num_bins,
+                           prefix=f"member{k}_" if k else "") for k in range(members)]
+    features = nets[0][0]
+    automatic = (nets[0][1] if members == 1
+                 else MixtureMean(head, name="member_mean")([out for _, out in nets]))
     if not hints:
-        return keras.Model(inputs, output_head(x, head, num_bins), name=name)
-    automatic = output_head(x, head, num_bins)
+        return keras.Model(inputs, automatic, name=name)
     if freeze_automatic:
         for layer in keras.Model(inputs, automatic).layers:
             layer.trainable = False
-    return keras.Model(inputs, _hint_branch(inputs, x, automatic, head, num_bins, hint_width,
-                                            hint_reach), name=name)
+    return keras.Model(inputs, _hint_branch(inputs, features, automatic, head, num_bins,
+                                            hint_width, hint_reach), name=name)
+
+
+def _automatic_net(x, widths, blocks, global_context, head, num_bins, prefix):
+    """One automatic net on L*: (its last 1/4-resolution features, its output); every layer's
+    name starts with ``prefix``."""
+    x = _conv_bn(x, max(8, widths[0] // 2), strides=2, name=f"{prefix}stem0")
+    x = _conv_bn(x, widths[0], strides=2, name=f"{prefix}stem1")
+    skips = []
+    for level, (filters, n) in enumerate(zip(widths, blocks)):
+        if level:
+            x = _conv_bn(x, filters, strides=2, name=f"{prefix}down{level}")
+        for i in range(n):
+            x = _residual(x, filters, name=f"{prefix}enc{level}_{i}")
+        skips.append(x)
+    if global_context:
+        vector = layers.GlobalAveragePooling2D(name=f"{prefix}global_pool")(x)
+        vector = layers.Dense(widths[-1], activation="relu", name=f"{prefix}global_dense")(vector)
+        tiled = TileToGrid(name=f"{prefix}global_tile")([vector, x])
+        x = layers.Concatenate(name=f"{prefix}global_concat")([x, tiled])
+        x = _conv_bn(x, widths[-1], kernel=1, name=f"{prefix}global_fuse")
+    for level in reversed(range(len(widths) - 1)):
+        x = layers.UpSampling2D(2, interpolation="bilinear", name=f"{prefix}up{level}")(x)
+        x = layers.Concatenate(name=f"{prefix}skip{level}")([x, skips[level]])
+        x = _conv_bn(x, widths[level], name=f"{prefix}dec{level}")
+    return x, output_head(x, head, num_bins, name=f"{prefix}head")
 
 
 def _hint_branch(inputs, features, automatic, head, num_bins, width, reach):

@@ -7,7 +7,8 @@ from keras import layers, ops
 
 from bwcolor.color import ops as color_ops
 
-__all__ = ["ChannelSlice", "GatedHintCorrection", "GrayToRGB", "TileToGrid", "output_head"]
+__all__ = ["ChannelSlice", "GatedHintCorrection", "GrayToRGB", "MixtureMean", "TileToGrid",
+           "output_head"]
 
 
 @keras.saving.register_keras_serializable(package="bwcolor")
@@ -103,6 +104,39 @@ class GatedHintCorrection(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "reach": self.reach}
+
+
+@keras.saving.register_keras_serializable(package="bwcolor")
+class MixtureMean(layers.Layer):
+    """The outputs of several nets combined into one, as a deep ensemble averages its members.
+
+    For a ``"classification"`` head (ab-bin logits) the result is the log of the members' mean
+    bin probability: the logits of their mixture distribution, computed as
+    ``logsumexp_k(log_softmax(z_k)) - log K``, so that annealing and decoding treat it as one
+    net's output. For a ``"regression"`` head it is the mean of the members' ab. Computed in
+    float32.
+    """
+
+    def __init__(self, head="classification", **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        if head not in ("classification", "regression"):
+            raise ValueError(f"head must be 'regression' or 'classification'. "
+                             f"Received: head={head!r}")
+        self.head = head
+
+    def call(self, inputs):
+        stacked = ops.stack([ops.cast(x, "float32") for x in inputs], axis=0)
+        if self.head == "regression":
+            return ops.mean(stacked, axis=0)
+        log_probs = ops.log_softmax(stacked, axis=-1)
+        return ops.logsumexp(log_probs, axis=0) - ops.log(float(len(inputs)))
+
+    def compute_output_shape(self, input_shapes):
+        return input_shapes[0]
+
+    def get_config(self):
+        return {**super().get_config(), "head": self.head}
 
 
 def output_head(x, head, num_bins, name="head"):
