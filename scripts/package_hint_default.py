@@ -7,6 +7,12 @@ automatic net (the flag only made fit train the hint branch alone; a user fine-t
 expects every layer to train). The metadata keeps the automatic net's own record (its recipe,
 data, compute and test metrics, from the preset it was copied from) and adds a ``"hints"``
 block: the hint branch's recipe, compute and epochs, from the run.
+
+``--zero-correction`` ships the branch with its last convolution (``hint_correction``) set to
+zero, so hints act through ``spread_hints`` alone and the model's output is its automatic one:
+for when the validation split says the learned correction does worse than none (see
+``scripts/hint_curve.py``). The branch keeps its trained features, and a fine-tune starts from a
+zero correction, as an untrained branch does.
 """
 
 from __future__ import annotations
@@ -16,12 +22,16 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
+
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run", help="the default_hints run folder")
     p.add_argument("out", help="the preset folder to write (replaced if it is a preset)")
+    p.add_argument("--zero-correction", action="store_true",
+                   help="ship the hint correction as zero (spreading alone)")
     args = p.parse_args(argv)
 
     from bwcolor import Colorizer
@@ -37,12 +47,15 @@ def main(argv=None):
     config["mixed_precision"] = None
     packaged = Colorizer.from_config(config)
     packaged.model.set_weights(hinted.model.get_weights())
+    if args.zero_correction:
+        correction = packaged.model.get_layer("hint_correction")
+        correction.set_weights([np.zeros_like(w) for w in correction.get_weights()])
     with open(run / "history.csv", encoding="utf-8") as f:
         history = list(csv.DictReader(f))
     run_meta = hinted.metadata
     packaged.metadata = dict(donor.metadata)  # the automatic net's record: unchanged weights
     packaged.metadata["hints"] = {
-        "automatic_net": f"the bundled {donor_name!r} preset's weights, copied and frozen "
+        "automatic_net": f"the {donor_name!r} preset's weights, copied and frozen "
                          f"(architectures.transfer_weights; {run_meta['initialized_from']['layers_copied']} layers)",
         "recipe": run_meta["recipe"],
         "training": run_meta.get("training"),
@@ -54,6 +67,8 @@ def main(argv=None):
                                            for r in history[:run_meta.get("best_epoch") or 0]), 1),
         "seconds_run": round(sum(float(r["seconds"]) for r in history), 1),
         "val_loss_by_epoch": [round(float(r["val_loss"]), 4) for r in history],
+        "correction": ("zeroed when packaged (--zero-correction): hints act through "
+                       "spread_hints alone" if args.zero_correction else "as trained"),
     }
     packaged.save(args.out, overwrite=True, weights_dtype="float16")
     print(json.dumps({"saved": args.out, "parameters": packaged.model.count_params(),
