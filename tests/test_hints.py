@@ -360,8 +360,12 @@ def test_colorize_hints_for_several_photos(hint_colorizer, gray_photo):
     gray = (gray_photo * 255).round().astype(np.uint8)
     one = [(20, 48, "#2040d0")]
     outs = c.colorize([gray, gray], render_size=96, hints=[one, None])
-    np.testing.assert_array_equal(outs[0], c.colorize(gray, render_size=96, hints=one))
-    np.testing.assert_array_equal(outs[1], c.colorize(gray, render_size=96))
+    # Each photo gets its own hints. (A batch of two and a batch of one run differently compiled
+    # kernels, whose last float bits may differ: one uint8 level is allowed; it happened once in
+    # many runs.)
+    np.testing.assert_allclose(outs[0], c.colorize(gray, render_size=96, hints=one), atol=1)
+    np.testing.assert_allclose(outs[1], c.colorize(gray, render_size=96), atol=1)
+    assert np.abs(outs[0].astype(int) - outs[1]).max() > 10  # the hint made a difference
     with pytest.raises(ValueError, match="2 lists of hints"):
         c.colorize([gray, gray], render_size=96, hints=[one])
     with pytest.raises(ValueError, match="2 lists of hints"):
