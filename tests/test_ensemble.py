@@ -70,7 +70,7 @@ def test_mixture_of_identical_members_decodes_like_one(rng):
     for t in (0.38, 1.0):
         np.testing.assert_allclose(_numpy(losses.annealed_mean(mixed, bins, t)),
                                    _numpy(losses.annealed_mean(logits, bins, t)), atol=1e-4)
-    with pytest.raises(ValueError, match="head must be 'regression' or 'classification'. Received: head='mse'"):
+    with pytest.raises(ValueError, match=r"head must be 'regression' or 'classification'\. Received: head='mse'"):
         MixtureMean("mse")
 
 
