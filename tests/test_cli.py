@@ -108,12 +108,18 @@ def test_evaluate_json_and_gray_baseline(run_dir, photo_dir):
 
 
 def test_compare_sheet(run_dir, photo_dir, tmp_path):
-    sheet = tmp_path / "sheet.png"
+    sheet = tmp_path / "new" / "folder" / "sheet.png"  # folders are made, as colorize makes them
     r = bwcolor("compare", photo_dir / "chelsea.jpg", photo_dir / "coffee.jpg", "-o", sheet,
                 "--model", run_dir, "--model", "default")
     assert r.returncode == 0, r.stderr
     w, h = image(sheet).size
     assert w > 2 * h * 0.9  # 4 columns, 2 rows
+    before = sheet.read_bytes()
+    r = bwcolor("compare", photo_dir / "chelsea.jpg", "-o", sheet, "--model", run_dir)
+    assert r.returncode == 2 and "--overwrite" in r.stderr and sheet.read_bytes() == before
+    r = bwcolor("compare", photo_dir / "chelsea.jpg", "-o", sheet, "--model", run_dir, "--overwrite")
+    assert r.returncode == 0, r.stderr
+    assert image(sheet).size[1] < h  # one row now
 
 
 def test_resume_from_the_cli(run_dir, photo_dir):

@@ -213,6 +213,8 @@ BAD_ARGS = [
     ("evaluate", "{scans}", "--model", "no_such_preset"),
     ("compare", "{img}", "-o", "{out}/sheet.txt"),
     ("compare", "{img}", "-o", "{img}"),
+    ("compare", "{img}", "-o", "{textfile}/sheet.png"),
+    ("compare", "{img}", "-o", "{existing}"),
     ("frobnicate",),
 ]
 
@@ -220,9 +222,11 @@ BAD_ARGS = [
 @pytest.mark.parametrize("argv", BAD_ARGS, ids=lambda a: " ".join(a[:1] + a[3:])[:60])
 def test_user_mistakes_are_one_line_exit_2(argv, scans, tmp_path, capsys, no_model_load, monkeypatch):
     (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "earlier.png").write_bytes(b"a file bwcolor must not replace")
     monkeypatch.setattr("bwcolor.colorizer.Colorizer.fit", lambda *a, **k: pytest.fail("trained"))
     fill = dict(img=scans / "a.jpg", out=tmp_path / "out", missing=tmp_path / "missing",
-                scans=scans, run=tmp_path / "run", textfile=tmp_path / "notes.txt")
+                scans=scans, run=tmp_path / "run", textfile=tmp_path / "notes.txt",
+                existing=tmp_path / "earlier.png")
     before = digest(tmp_path)
     try:
         code = cli.main([a.format(**fill) for a in argv])

@@ -435,6 +435,13 @@ def cmd_compare(args):
     inputs = {os.path.realpath(p) for p in args.images}
     if os.path.realpath(out) in inputs:
         raise UsageError(f"-o would overwrite an input. Received: -o {str(out)!r}")
+    if out.exists() and not args.overwrite:
+        raise UsageError(f"-o exists; compare replaces a file only with --overwrite. "
+                         f"Received: -o {str(out)!r}")
+    blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise UsageError(f"-o lies under {str(blocking)!r}, which is a file, not a folder. "
+                         f"Received: -o {str(out)!r}")
     for image in args.images:
         if not Path(image).is_file():
             raise UsageError(f"image not found. Received: {image!r}")
@@ -448,6 +455,7 @@ def cmd_compare(args):
     except ImportError as e:
         raise UsageError(str(e)) from None
     colorizers = {m: _load_colorizer(m) for m in models}
+    out.parent.mkdir(parents=True, exist_ok=True)  # as colorize does for its output folder
     try:
         plot_comparison(args.images, colorizers, out, render_size=args.render_size)
     except ValueError as e:
@@ -629,6 +637,7 @@ def _add_compare(sub):
     m.add_argument("-o", "--output", required=True, help="image file to write (PNG)")
     m.add_argument("--model", action="append", help="repeat for several models (default: default)")
     m.add_argument("--render-size", type=_RENDER, default=None, help="short side the models see")
+    m.add_argument("--overwrite", action="store_true", help="replace -o if it exists (never an input)")
     m.set_defaults(func=cmd_compare)
 
 
