@@ -457,7 +457,8 @@ def cmd_compare(args):
     colorizers = {m: _load_colorizer(m) for m in models}
     out.parent.mkdir(parents=True, exist_ok=True)  # as colorize does for its output folder
     try:
-        plot_comparison(args.images, colorizers, out, render_size=args.render_size)
+        plot_comparison(args.images, colorizers, out, render_size=args.render_size,
+                        overwrite=args.overwrite)
     except ValueError as e:
         raise UsageError(str(e)) from None
     console.log(f"wrote {out}")

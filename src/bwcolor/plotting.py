@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -34,13 +35,20 @@ def _pyplot():
     return plt
 
 
+def _check_target(path, overwrite):
+    """Refuse to replace a file unless asked: bwcolor never deletes what it did not create."""
+    if path is not None and not overwrite and Path(path).exists():
+        raise FileExistsError(f"the picture's path exists; pass overwrite=True to replace it. "
+                              f"Received: path={str(path)!r}")
+
+
 def _save(fig, path):
     with atomic_path(path) as tmp:  # a killed run never leaves a half-written picture
         fig.savefig(tmp, dpi=fig.dpi, bbox_inches="tight")
 
 
 def plot_comparison(images, colorizers, path=None, *, titles=None, render_size=None,
-                    include_gray=True):
+                    include_gray=True, overwrite=False):
     """Side-by-side sheet: one row per photo; original, colors removed, then each colorizer.
 
     Parameters
@@ -57,6 +65,8 @@ def plot_comparison(images, colorizers, path=None, *, titles=None, render_size=N
         Passed to :meth:`bwcolor.Colorizer.colorize`.
     include_gray : bool, default True
         Show the "colors removed" column (what the colorizers see).
+    overwrite : bool, default False
+        Replace ``path`` if it exists (never one of ``images``).
 
     Returns
     -------
@@ -66,8 +76,16 @@ def plot_comparison(images, colorizers, path=None, *, titles=None, render_size=N
     ------
     ImportError
         If matplotlib is not installed (``pip install "bwcolor[plot]"``).
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is False.
+    ValueError
+        If ``path`` is one of ``images``.
     """
     plt = _pyplot()  # before colorizing anything, so a missing extra fails at once
+    _check_target(path, overwrite)
+    if path is not None and any(isinstance(i, (str, os.PathLike))
+                                and os.path.realpath(i) == os.path.realpath(path) for i in images):
+        raise ValueError(f"path would overwrite one of the images. Received: path={str(path)!r}")
     from bwcolor import color
     from bwcolor.data import load_rgb, validate_image_array
 
@@ -102,7 +120,7 @@ def plot_comparison(images, colorizers, path=None, *, titles=None, render_size=N
     return fig
 
 
-def plot_history(csv_path, png_path=None):
+def plot_history(csv_path, png_path=None, *, overwrite=False):
     """Plot loss and validation loss per epoch from a run's ``history.csv``.
 
     Parameters
@@ -111,6 +129,8 @@ def plot_history(csv_path, png_path=None):
         The ``history.csv`` that :meth:`bwcolor.Colorizer.fit` writes into its run folder.
     png_path : str or path, optional
         Write a PNG there (atomically) and close the figure.
+    overwrite : bool, default False
+        Replace ``png_path`` if it exists (``fit`` redraws its run's ``curves.png`` so).
 
     Returns
     -------
@@ -120,8 +140,11 @@ def plot_history(csv_path, png_path=None):
     ------
     ImportError
         If matplotlib is not installed (``pip install "bwcolor[plot]"``).
+    FileExistsError
+        If ``png_path`` exists and ``overwrite`` is False.
     """
     plt = _pyplot()
+    _check_target(png_path, overwrite)
     with open(csv_path, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)

@@ -131,7 +131,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         try:
             from bwcolor.plotting import plot_history
 
-            plot_history(self.csv_path, self.run / "curves.png")
+            plot_history(self.csv_path, self.run / "curves.png", overwrite=True)
         except ImportError:  # matplotlib is optional for training itself
             pass
 
