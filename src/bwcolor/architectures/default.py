@@ -21,6 +21,10 @@ from bwcolor.architectures.layers import (
 )
 from bwcolor.hints import HINT_CHANNELS
 
+#: The most members an ensemble may have: deep ensembles gain little past five, and a preset
+#: config asking for thousands must not build them.
+MAX_MEMBERS = 16
+
 
 def _conv_bn(x, filters, strides=1, kernel=3, name=None, activation=True):
     x = layers.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False,
@@ -68,7 +72,7 @@ def default(head="classification", num_bins=313, widths=(32, 64, 96, 128), block
         ``fit`` trains only the hint branch: how a hint model is made from a trained automatic
         one (:func:`~bwcolor.architectures.transfer_weights`) without changing its colors.
     members : int
-        The automatic net is this many copies of the net, side by side on the same L*, whose
+        In [1, 16]. The automatic net is this many copies of the net, side by side on the same L*, whose
         outputs are combined by :class:`~bwcolor.architectures.layers.MixtureMean` (their mean
         bin probability): a deep ensemble (Lakshminarayanan et al. 2017) of nets trained apart
         and joined with ``transfer_weights(..., prefix=...)``. Member 0's layers keep the single
@@ -79,8 +83,9 @@ def default(head="classification", num_bins=313, widths=(32, 64, 96, 128), block
     if len(widths) != len(blocks) or len(widths) < 2:
         raise ValueError(f"widths and blocks need the same length, at least 2. "
                          f"Received: widths={widths}, blocks={blocks}")
-    if isinstance(members, bool) or not isinstance(members, int) or members < 1:
-        raise ValueError(f"members must be an int >= 1. Received: members={members!r}")
+    if isinstance(members, bool) or not isinstance(members, int) or not 1 <= members <= MAX_MEMBERS:
+        raise ValueError(f"members must be an int in [1, {MAX_MEMBERS}]. "
+                         f"Received: members={members!r}")
     inputs = keras.Input((None, None, 1 + HINT_CHANNELS if hints else 1),
                          name="L_and_hints" if hints else "L")
     lightness = ChannelSlice(0, 1, name="lightness")(inputs) if hints else inputs
