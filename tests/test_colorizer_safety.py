@@ -8,6 +8,7 @@ import warnings
 import keras
 import numpy as np
 import pytest
+from helpers import digest
 from PIL import Image
 
 from bwcolor import Colorizer, architectures
@@ -79,6 +80,21 @@ def test_fit_checks_the_data_and_run_folder_first(tiny, photo_dir, tmp_path, mon
         with pytest.raises(ValueError, match=f"{name} must be a folder"):
             tiny.fit(photo_dir, **{name: tmp_path / "a_file"})
     assert not (photo_dir / "run").exists()
+
+
+@pytest.mark.parametrize("leftover", ["state.json", "last.keras", "best", "history.csv"])
+def test_a_fresh_fit_never_starts_over_in_an_earlier_run(tiny, photo_dir, tmp_path, monkeypatch,
+                                                         leftover):
+    # Starting over would replace the earlier run's checkpoint, best/ preset and history.
+    monkeypatch.setattr("bwcolor.data.scan", lambda *a, **k: pytest.fail("scanned photos"))
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "best").mkdir() if leftover == "best" else (run / leftover).write_text("earlier")
+    before = digest(tmp_path)
+    with pytest.raises(ValueError, match=rf"earlier training run \({leftover}\).*resume=True.*"
+                                         rf"Received: checkpoint_dir='.*run'"):
+        tiny.fit(photo_dir, checkpoint_dir=run)
+    assert digest(tmp_path) == before
 
 
 def test_mode_f_images_colorize_like_float_arrays(tiny, photos):

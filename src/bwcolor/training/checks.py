@@ -66,6 +66,7 @@ def check_fit_options(o, data_source):
                              f"split={o.validation_split}, test_split={o.test_split}")
         check_data_source(data_source)
         _check_outside_the_photos(data_source, o)
+    _check_no_earlier_run(o)
     if not (o.degradations in (None, True, False) or callable(o.degradations)):
         raise TypeError(f"degradations must be None, True, False or a bwcolor.data.Degradations. "
                         f"Received: degradations={o.degradations!r}")
@@ -74,6 +75,22 @@ def check_fit_options(o, data_source):
     _check_crops_on_device(o)
     features.check_mode(o, data_source)
     return o
+
+
+#: What fit writes into a run folder; one of them there means an earlier run.
+RUN_FILES = ("state.json", "last.keras", "best", "history.csv")
+
+
+def _check_no_earlier_run(o):
+    """A fresh fit (resume=False) must not start over in a folder that holds an earlier run:
+    it would replace that run's checkpoint, its best/ preset and its history."""
+    if o.resume or o.checkpoint_dir is None or not Path(o.checkpoint_dir).is_dir():
+        return
+    found = [name for name in RUN_FILES if (Path(o.checkpoint_dir) / name).exists()]
+    if found:
+        raise ValueError(f"checkpoint_dir holds an earlier training run ({', '.join(found)}); "
+                         f"continue it with resume=True or Colorizer.resume, or train into a new "
+                         f"folder. Received: checkpoint_dir={str(o.checkpoint_dir)!r}")
 
 
 def _check_crops_on_device(o):
