@@ -99,10 +99,14 @@ def test_a_fresh_fit_never_starts_over_in_an_earlier_run(tiny, photo_dir, tmp_pa
 
 def test_mode_f_images_colorize_like_float_arrays(tiny, photos):
     gray = np.asarray(Image.fromarray(photos["coffee"]).convert("L"), np.float32) / 255
-    from_pil = tiny.colorize(Image.fromarray(gray, mode="F"))
-    from_array = tiny.colorize(gray)
-    # Same scaling; L* is computed by two routes (lookup vs conversion): rounding may differ.
-    np.testing.assert_allclose(from_pil, from_array, atol=1)
+    # Same scaling: the L* of both routes agree to float rounding (a mode-F image read as
+    # 0-255 would be 100 L* off).
+    np.testing.assert_allclose(tiny.preprocessor.lightness(Image.fromarray(gray, mode="F")),
+                               tiny.preprocessor.lightness(gray), atol=0.01)
+    # End to end, the untrained net can turn a rounding difference into a level or two on a
+    # rare pixel (seen once in CI: 2 levels, 1 pixel of 720,000).
+    diff = np.abs(tiny.colorize(Image.fromarray(gray, mode="F")).astype(int) - tiny.colorize(gray))
+    assert diff.max() <= 3 and (diff > 1).mean() < 1e-4
 
 
 @pytest.mark.parametrize("size,error", [(0, ValueError), (-5, ValueError), (16, ValueError),
