@@ -53,7 +53,8 @@ RECIPES = {
     # (issue #15): training from scratch on the 652 training photos, and fine-tuning with hint
     # channels at 3e-4, had each improved validation and lost on test; a small step from the
     # shipped weights stays in their basin, so the two can be interpolated (WiSE-FT,
-    # scripts/interpolate_presets.py) and the mix chosen on validation.
+    # scripts/interpolate_presets.py) and the mix chosen on validation. (The bundled default is
+    # now an ensemble: this copies its member 0, the net the experiment started from.)
     "default_finetune": dict(
         colorizer=dict(architecture="default", image_size=192, loss="classification",
                        annealing_temperature=0.38, optimizer="adam", learning_rate=1e-4),

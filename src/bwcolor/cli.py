@@ -432,12 +432,15 @@ def cmd_compare(args):
     if out.suffix.lower() not in OUTPUT_SUFFIXES or out.is_dir():
         raise UsageError(f"-o must be an image file path ending in one of "
                          f"{sorted(OUTPUT_SUFFIXES)}. Received: -o {str(out)!r}")
-    inputs = {os.path.realpath(p) for p in args.images}
-    if os.path.realpath(out) in inputs:
-        raise UsageError(f"-o would overwrite an input. Received: -o {str(out)!r}")
-    if out.exists() and not args.overwrite:
+    from bwcolor.plotting import _check_target, _pyplot, plot_comparison
+
+    try:  # the same checks plot_comparison makes, before any model is loaded
+        _check_target(out, args.overwrite, args.images)
+    except ValueError:
+        raise UsageError(f"-o would overwrite an input. Received: -o {str(out)!r}") from None
+    except FileExistsError:
         raise UsageError(f"-o exists; compare replaces a file only with --overwrite. "
-                         f"Received: -o {str(out)!r}")
+                         f"Received: -o {str(out)!r}") from None
     blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
     if blocking is not None:
         raise UsageError(f"-o lies under {str(blocking)!r}, which is a file, not a folder. "
@@ -448,8 +451,6 @@ def cmd_compare(args):
     models = args.model or ["default"]
     for m in models:
         _check_model(m)
-    from bwcolor.plotting import _pyplot, plot_comparison
-
     try:  # before loading any model: without the plot extra there is nothing to draw with
         _pyplot()
     except ImportError as e:

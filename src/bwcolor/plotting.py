@@ -35,9 +35,16 @@ def _pyplot():
     return plt
 
 
-def _check_target(path, overwrite):
-    """Refuse to replace a file unless asked: bwcolor never deletes what it did not create."""
-    if path is not None and not overwrite and Path(path).exists():
+def _check_target(path, overwrite, images=()):
+    """Where a picture may be written: never over one of the photos it shows (ValueError), and
+    over an existing file only when asked (FileExistsError): bwcolor never deletes what it did
+    not create. ``bwcolor compare`` calls it before loading any model."""
+    if path is None:
+        return
+    if any(isinstance(i, (str, os.PathLike)) and os.path.realpath(i) == os.path.realpath(path)
+           for i in images):
+        raise ValueError(f"path would overwrite one of the images. Received: path={str(path)!r}")
+    if not overwrite and Path(path).exists():
         raise FileExistsError(f"the picture's path exists; pass overwrite=True to replace it. "
                               f"Received: path={str(path)!r}")
 
@@ -82,10 +89,7 @@ def plot_comparison(images, colorizers, path=None, *, titles=None, render_size=N
         If ``path`` is one of ``images``.
     """
     plt = _pyplot()  # before colorizing anything, so a missing extra fails at once
-    _check_target(path, overwrite)
-    if path is not None and any(isinstance(i, (str, os.PathLike))
-                                and os.path.realpath(i) == os.path.realpath(path) for i in images):
-        raise ValueError(f"path would overwrite one of the images. Received: path={str(path)!r}")
+    _check_target(path, overwrite, images)
     from bwcolor import color
     from bwcolor.data import load_rgb, validate_image_array
 

@@ -72,9 +72,10 @@ def default(head="classification", num_bins=313, widths=(32, 64, 96, 128), block
         ``fit`` trains only the hint branch: how a hint model is made from a trained automatic
         one (:func:`~bwcolor.architectures.transfer_weights`) without changing its colors.
     members : int
-        In [1, 16]. The automatic net is this many copies of the net, side by side on the same L*, whose
-        outputs are combined by :class:`~bwcolor.architectures.layers.MixtureMean` (their mean
-        bin probability): a deep ensemble (Lakshminarayanan et al. 2017) of nets trained apart
+        In [1, 16] (``MAX_MEMBERS``). The automatic net is this many copies of the net, side by
+        side on the same L*, whose outputs are combined by
+        :class:`~bwcolor.architectures.layers.MixtureMean` (their mean bin probability): a deep
+        ensemble (Lakshminarayanan et al. 2017) of nets trained apart
         and joined with ``transfer_weights(..., prefix=...)``. Member 0's layers keep the single
         net's names, member k's are prefixed ``member{k}_``; the hint branch reads member 0's
         features.
