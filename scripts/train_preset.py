@@ -81,6 +81,21 @@ RECIPES = {
 }
 
 
+def cosine_decay(learning_rate, epochs):
+    """A callback setting epoch e's learning rate on a cosine from ``learning_rate`` to 1% of it
+    at the last of ``epochs`` (resumed runs continue on the same curve: Keras passes the absolute
+    epoch)."""
+    import math
+
+    import keras
+
+    def schedule(epoch, _current):
+        progress = min(epoch / max(1, epochs - 1), 1.0)
+        return learning_rate * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+    return keras.callbacks.LearningRateScheduler(schedule)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("recipe", choices=sorted(RECIPES))
@@ -98,6 +113,9 @@ def main(argv=None):
     p.add_argument("--resume", action="store_true")
     p.add_argument("--validation-split", type=float, default=0.05)
     p.add_argument("--init-from", default=None, help="preset to start from, instead of the recipe's")
+    p.add_argument("--cosine-decay", action="store_true",
+                   help="decay the learning rate to 1%% of the recipe's over --epochs (cosine); "
+                        "the recipes keep it constant")
     args = p.parse_args(argv)
 
     from bwcolor import Colorizer, _backend
@@ -129,13 +147,15 @@ def main(argv=None):
                                     "command": "python scripts/train_preset.py " + " ".join(argv or [])}
     colorizer.metadata["compute"] = {"machine": platform.node(), "processor": platform.processor(),
                                      "devices": _backend.devices(), "backend": _backend.name()}
+    callbacks = [cosine_decay(colorizer.config["learning_rate"], args.epochs)] if args.cosine_decay else None
+    colorizer.metadata["recipe"]["cosine_decay_epochs"] = args.epochs if args.cosine_decay else None
     t0 = time.time()
     history = colorizer.fit(args.data_dir, epochs=args.epochs, checkpoint_dir=args.out,
                             resume=args.resume, mixed_precision=mp, time_budget=args.time_budget,
                             repeats=args.repeats, workers=args.workers, cache_dir=args.cache_dir,
                             use_multiprocessing=args.processes,
                             seed=args.seed, verbose=2, validation_split=args.validation_split,
-                            **fit_kw)
+                            callbacks=callbacks, **fit_kw)
     print(json.dumps({"recipe": args.recipe, "seconds": round(time.time() - t0, 1),
                       "epochs": len(history.epoch), "final": {k: v[-1] for k, v in history.history.items()},
                       "test_metrics": colorizer.metadata.get("test_metrics")}))

@@ -1,10 +1,12 @@
-"""Real processes killed with SIGKILL: training resumes, colorizing leaves no half-written file."""
+"""Real processes killed with SIGKILL (training resumes, colorizing leaves no half-written file,
+the next run removes the dead run's photo cache) or stopped with SIGTERM (they unwind)."""
 
 import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -29,11 +31,13 @@ def _wait_for(predicate, timeout=120):
 
 
 @pytest.mark.slow
-def test_sigkill_during_fit_then_resume(photo_dir, tmp_path):
+def test_sigkill_during_fit_then_resume(photo_dir, tmp_path, monkeypatch):
     from bwcolor import Colorizer
 
-    run = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-c", TRAIN, str(photo_dir), str(run)])
+    run, temp = tmp_path / "run", tmp_path / "tmp"
+    temp.mkdir()
+    proc = subprocess.Popen([sys.executable, "-c", TRAIN, str(photo_dir), str(run)],
+                            env={**os.environ, "TMPDIR": str(temp)})
     try:
         def epochs_done():
             try:
@@ -47,6 +51,9 @@ def test_sigkill_during_fit_then_resume(photo_dir, tmp_path):
     finally:
         proc.kill()
     done = json.loads((run / "state.json").read_text())["epoch"]
+    orphans = [p for p in temp.iterdir() if p.is_dir()]
+    assert orphans, "the killed run had a temporary photo cache"  # it could not remove it
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
     c = Colorizer("default", image_size=32, architecture_config=dict(widths=(8, 8), blocks=(1, 1)))
     c.fit(photo_dir, epochs=done + 1, batch_size=2, checkpoint_dir=run, resume=True, verbose=0, repeats=4)
     state = json.loads((run / "state.json").read_text())
@@ -54,6 +61,7 @@ def test_sigkill_during_fit_then_resume(photo_dir, tmp_path):
     rows = (run / "history.csv").read_text().strip().splitlines()[1:]
     assert [int(r.split(",")[0]) for r in rows][-1] == done + 1
     assert not [p for p in run.iterdir() if ".tmp" in p.name]
+    assert not list(temp.iterdir()), "the dead run's cache (and this run's) should be gone"
 
 
 @pytest.fixture
@@ -89,3 +97,32 @@ def test_sigkill_during_colorize_leaves_no_partial_files(many_photos, tmp_path):
     assert len(list(out.rglob("*.png"))) == 24
     assert not [p for p in out.rglob("*") if p.name.startswith(".")], "temp files left behind"
     os.sync()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_sigterm_stops_training_cleanly(photo_dir, tmp_path):
+    """A scheduler's stop: exit 143 with one line, no photo cache or temporary file left, and
+    the run resumes from its last epoch."""
+    run, temp = tmp_path / "run", tmp_path / "tmp"
+    temp.mkdir()
+    cmd = [sys.executable, "-m", "bwcolor", "train", str(photo_dir), "-o", str(run),
+           "--architecture", "wallner_alpha", "--image-size", "32", "--batch-size", "2"]
+    proc = subprocess.Popen([*cmd, "--epochs", "100"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "TMPDIR": str(temp)})
+    try:
+        assert _wait_for(lambda: (run / "state.json").exists() and any(temp.iterdir()))
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert err.strip().splitlines()[-1] == "bwcolor train: interrupted (SIGTERM)"
+    assert "Traceback" not in err
+    assert not list(temp.iterdir()), "the photo cache outlived the run"
+    assert not [p for p in run.iterdir() if p.name.startswith(".bwcolor-")]
+    done = json.loads((run / "state.json").read_text())["epoch"]
+    r = subprocess.run([*cmd, "--epochs", str(done + 1), "--resume"], capture_output=True,
+                       text=True, timeout=300, env={**os.environ, "TMPDIR": str(temp)})
+    assert r.returncode == 0, r.stderr
+    assert json.loads((run / "state.json").read_text())["epoch"] == done + 1

@@ -69,3 +69,46 @@ def test_stale_files_of_dead_processes_only_are_removed(tmp_path):
 def test_atomic_write_json(tmp_path):
     _io.atomic_write_json(tmp_path / "s.json", {"b": 1, "a": [1, 2]})
     assert (tmp_path / "s.json").read_text() == '{\n  "a": [\n    1,\n    2\n  ],\n  "b": 1\n}\n'
+
+
+def test_temporary_folders_of_dead_processes_are_removed_by_the_next_one(tmp_path):
+    """A training cache left by a killed run (its process cannot clean up) goes with the next."""
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    first = _io.temporary_folder(tmp_path)
+    (first / "photo.npy").write_bytes(b"x" * 100)
+    stale = first.with_name(first.name.replace(f"-{os.getpid()}-", f"-{int(dead.stdout)}-"))
+    first.rename(stale)
+    untouched = tmp_path / "bwcolor-cache-old"  # not named by temp_name: not provably ours
+    untouched.mkdir()
+    second = _io.temporary_folder(tmp_path)
+    assert second.is_dir() and not any(second.iterdir())
+    assert (second.stat().st_mode & 0o777) == 0o700  # decoded photos are the user's alone
+    assert not stale.exists() and untouched.is_dir()
+    third = _io.temporary_folder(tmp_path)  # a live process's folder (ours) is kept
+    assert second.is_dir() and third != second
+
+
+def test_removing_what_is_not_ours_to_remove_is_not_an_error(tmp_path, monkeypatch):
+    """In a shared /tmp another user's stale file may not be removable: skip it, count it not."""
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    name = _io.temp_name(".png").replace(f"-{os.getpid()}-", f"-{int(dead.stdout)}-")
+    (tmp_path / name).write_bytes(b"x")
+
+    def refuse(path):
+        raise PermissionError(13, "Operation not permitted", str(path))
+
+    monkeypatch.setattr(os, "remove", refuse)
+    assert _io.remove_stale_temp_files(tmp_path) == 0
+    assert (tmp_path / name).exists()
+
+
+def test_liveness_is_never_probed_with_a_signal_off_posix(monkeypatch):
+    """On Windows os.kill(pid, 0) terminates the process: an unknown owner counts as alive."""
+    def must_not_be_called(*args):
+        raise AssertionError("os.kill called")
+
+    monkeypatch.setattr(os, "name", "nt")
+    monkeypatch.setattr(os, "kill", must_not_be_called)
+    assert _io._alive(12345)

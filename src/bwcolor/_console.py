@@ -3,18 +3,58 @@
 A person may pipe bwcolor into ``head`` (which closes the pipe early), close stderr, or run it
 under a scheduler with no terminal. Writing to a closed stream raises ``BrokenPipeError`` or
 ``OSError``; here such a stream is dropped and the work goes on. A progress bar with an ETA is
-drawn only on a terminal; elsewhere each item gets one plain line.
+drawn only on a terminal; elsewhere each item gets one plain line. A scheduler's stop (SIGTERM)
+or a closed terminal (SIGHUP) unwinds the work like Ctrl-C, so nothing half-made stays behind.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
+import threading
 import time
 
 from bwcolor.data.report import printable
 
-__all__ = ["Console", "ensure_standard_streams"]
+__all__ = ["Console", "Stopped", "ensure_standard_streams", "stops_unwind"]
+
+
+class Stopped(KeyboardInterrupt):
+    """The process was asked to stop by signal ``signum`` (SIGTERM or SIGHUP)."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_stopped(signum, frame):
+    raise Stopped(signum)
+
+
+@contextlib.contextmanager
+def stops_unwind():
+    """While inside, SIGTERM and SIGHUP raise :class:`Stopped` (a ``KeyboardInterrupt``) in the
+    main thread instead of ending the process on the spot.
+
+    Their default action kills the process without running ``finally`` blocks: a training run's
+    temporary photo cache (gigabytes) and a half-written file's temporary would stay behind.
+    Unwinding removes them, as Ctrl-C does; checkpoints and outputs already written are kept.
+    Handlers installed by someone else (an embedding application) are left alone, and the
+    previous handlers are put back on exit.
+    """
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for name in ("SIGTERM", "SIGHUP"):
+            signum = getattr(signal, name, None)
+            if signum is not None and signal.getsignal(signum) == signal.SIG_DFL:
+                previous[signum] = signal.signal(signum, _raise_stopped)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def ensure_standard_streams():

@@ -22,7 +22,7 @@ import uuid
 from pathlib import Path
 
 __all__ = ["atomic_path", "atomic_write", "atomic_write_json", "remove_stale_temp_files",
-           "temp_name"]
+           "temp_name", "temporary_folder"]
 
 _PREFIX = ".bwcolor-"
 _HOST = hashlib.sha1(socket.gethostname().encode("utf-8", "surrogateescape")).hexdigest()[:6]
@@ -55,6 +55,8 @@ def _fsync_folder(folder):
 
 
 def _remove_quietly(path):
+    """Remove a file or folder tree of ours; False if it could not be (gone, or not ours to
+    remove: another user's in a shared temp folder)."""
     try:
         if os.path.isdir(path) and not os.path.islink(path):
             import shutil
@@ -62,8 +64,9 @@ def _remove_quietly(path):
             shutil.rmtree(path)
         else:
             os.remove(path)
-    except FileNotFoundError:
-        pass
+    except OSError:
+        return False
+    return True
 
 
 @contextlib.contextmanager
@@ -122,13 +125,29 @@ def atomic_write_json(path, obj):
 
 
 def _alive(pid):
+    """Whether process ``pid`` exists on this host; True when that cannot be told."""
+    if os.name != "posix":
+        # On Windows os.kill(pid, 0) would *terminate* the process (TerminateProcess): never
+        # probe there, so stale files stay until removed by hand.
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:  # exists, owned by someone else
+    except (PermissionError, OverflowError):  # exists, owned by someone else; or not a pid
         return True
     return True
+
+
+def temporary_folder(parent):
+    """Create and return a new empty folder in ``parent`` named by :func:`temp_name` (so
+    :func:`remove_stale_temp_files` removes it once its process has died, e.g. after a kill),
+    after removing such folders and files that dead processes left there. Only the owner may
+    read it (0700). The caller removes it when done (``shutil.rmtree``)."""
+    remove_stale_temp_files(parent)
+    path = Path(parent) / temp_name(".dir")
+    os.mkdir(path, 0o700)
+    return path
 
 
 def remove_stale_temp_files(folder):
@@ -149,6 +168,5 @@ def remove_stale_temp_files(folder):
         pid = int(match.group(2))
         if pid == os.getpid() or _alive(pid):
             continue
-        _remove_quietly(entry.path)
-        removed += 1
+        removed += _remove_quietly(entry.path)
     return removed

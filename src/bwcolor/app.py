@@ -29,7 +29,7 @@ import uuid
 import numpy as np
 from PIL import Image, ImageDraw
 
-from bwcolor import presets
+from bwcolor import _io, presets
 from bwcolor._io import atomic_write
 from bwcolor.colorizer import Colorizer
 from bwcolor.data import ImageDecodeError, open_image
@@ -170,7 +170,8 @@ class _Logic:
     def __init__(self, gr, colorizer, max_pixels, max_upload_mb):
         self.gr, self.colorizer = gr, colorizer
         self.max_pixels, self.max_bytes = int(max_pixels), int(max_upload_mb * 2**20)
-        self.folder = tempfile.mkdtemp(prefix="bwcolor-app-")
+        # Named for this process: the next app removes it if this one is killed before atexit.
+        self.folder = str(_io.temporary_folder(tempfile.gettempdir()))
         atexit.register(shutil.rmtree, self.folder, ignore_errors=True)
         self.lock = threading.Lock()  # one colorization at a time: the model is shared
 

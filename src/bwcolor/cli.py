@@ -11,6 +11,7 @@ import argparse
 import json
 import math
 import os
+import signal
 import sys
 import time
 from collections import defaultdict
@@ -18,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bwcolor import presets
-from bwcolor._console import Console, ensure_standard_streams
+from bwcolor._console import Console, ensure_standard_streams, stops_unwind
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -672,13 +673,15 @@ def main(argv=None):
                         "(or -i PATH) (see bwcolor colorize --help)")
             return EXIT_USAGE
     try:
-        return args.func(args)
+        with stops_unwind():
+            return args.func(args)
     except UsageError as e:
         console.log(f"bwcolor {args.command}: error: {e}")
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        console.log(f"bwcolor {args.command}: interrupted")
-        return 130
+    except KeyboardInterrupt as e:  # Ctrl-C, or Stopped by SIGTERM / SIGHUP
+        signum = getattr(e, "signum", signal.SIGINT)
+        console.log(f"bwcolor {args.command}: interrupted ({signal.Signals(signum).name})")
+        return 128 + signum
     except (OSError, FloatingPointError) as e:
         # Disk full, permissions, a loss that became NaN: the run folder and outputs written so
         # far are intact (every write is atomic); say what happened in one line.

@@ -12,7 +12,7 @@ import tempfile
 import warnings
 from typing import Any
 
-from bwcolor import data
+from bwcolor import _io, data
 
 
 @dataclasses.dataclass
@@ -58,10 +58,11 @@ def progress_printer(what, verbose):
 
 
 def temporary_cache(n_photos, image_size):
-    """A temporary folder for fit's decoded photos, or None (with a warning) when the temp disk
+    """A new temporary folder (Path) for fit's decoded photos, or None (with a warning) when the temp disk
     lacks room for them: at most ~2 x 3 x (1.5 S)^2 bytes a photo (training crops' source size,
     aspect up to 2:1), and never more than half the free space."""
     folder = tempfile.gettempdir()
+    _io.remove_stale_temp_files(folder)  # first, so the room they took counts as free
     needed = n_photos * 2 * 3 * math.ceil(1.5 * image_size) ** 2
     free = shutil.disk_usage(folder).free
     if needed > free / 2:
@@ -70,7 +71,9 @@ def temporary_cache(n_photos, image_size):
                       f"again (slow); pass cache_dir= a folder with room, or None to silence this",
                       stacklevel=6)
         return None
-    return tempfile.TemporaryDirectory(prefix="bwcolor-cache-")
+    # Named for its process, so the next run removes it if this one is killed before its
+    # cleanup (SIGKILL, power loss): decoded photos can take gigabytes.
+    return _io.temporary_folder(folder)
 
 
 def scan_photos(data_source, o, image_size):
@@ -105,7 +108,7 @@ def training_data(data_source, o, splits, *, image_size, output_stride, device_c
     try:
         if cache_dir == "auto":
             temp_cache = temporary_cache(sum(map(len, splits.values())), image_size)
-            cache_dir = temp_cache and temp_cache.name
+            cache_dir = temp_cache
         # Keras' PyDataset with 1 worker has no loader threads; Grain's 1 read thread still
         # runs beside the loop, and was not measured against 2.
         workers = resolve_workers(o.workers, device_crops and cache_dir is not None
@@ -124,7 +127,7 @@ def training_data(data_source, o, splits, *, image_size, output_stride, device_c
         yield td
     finally:
         if temp_cache is not None:
-            temp_cache.cleanup()
+            shutil.rmtree(temp_cache, ignore_errors=True)
 
 
 def _grain_datasets(td, o, common):
