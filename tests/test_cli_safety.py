@@ -80,6 +80,21 @@ def test_overwrite_never_replaces_an_input(scans, tiny_model, no_model_load, cap
     assert digest(scans) == before
 
 
+def test_overwrite_never_replaces_an_input_under_another_name(scans, tmp_path, tiny_model,
+                                                             no_model_load, capsys):
+    """A hard link (or, on a case-insensitive disk, another spelling) is the input itself."""
+    Image.new("RGB", (40, 30), (90, 60, 30)).save(scans / "c.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    os.link(scans / "c.png", out / "c.png")  # the archive's copy, hard-linked into the output
+    before = digest(scans)
+    for target in (out, out / "c.png"):
+        code, err = run("colorize", scans / "c.png", "-o", target, "--overwrite",
+                        "--model", tiny_model, capsys=capsys)
+        assert code == 2 and "under another name" in err and len(err.strip().splitlines()) == 1
+    assert digest(scans) == before and (out / "c.png").stat().st_nlink == 2
+
+
 def test_collisions_are_kept_apart_and_layout_is_documented(scans, tmp_path, tiny_model, capsys):
     Image.new("RGB", (40, 30), (90, 60, 30)).save(scans / "a.png")  # a.jpg and a.png
     out = tmp_path / "out"

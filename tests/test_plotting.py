@@ -1,6 +1,7 @@
 """bwcolor.plotting writes its pictures without ever replacing a file it was not asked to."""
 
 import csv
+import os
 
 import numpy as np
 import pytest
@@ -50,6 +51,9 @@ def test_a_comparison_never_replaces_one_of_its_photos(tmp_path, rng):
     path = tmp_path / "photo.png"
     Image.fromarray(rng.integers(0, 256, (16, 24, 3), dtype=np.uint8)).save(path)
     before = path.read_bytes()
-    with pytest.raises(ValueError, match="one of the images"):
-        plotting.plot_comparison([path], _Copy(), tmp_path / "." / "photo.png", overwrite=True)
+    os.link(path, tmp_path / "hard.png")
+    (tmp_path / "soft.png").symlink_to(path)
+    for name in ("./photo.png", "hard.png", "soft.png"):  # the photo under any of its names
+        with pytest.raises(ValueError, match="one of the images"):
+            plotting.plot_comparison([path], _Copy(), tmp_path / name, overwrite=True)
     assert path.read_bytes() == before

@@ -21,7 +21,7 @@ import socket
 import uuid
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_write", "atomic_write_json", "remove_stale_temp_files",
+__all__ = ["atomic_path", "atomic_write", "atomic_write_json", "file_identity", "remove_stale_temp_files",
            "temp_name", "temporary_folder"]
 
 _PREFIX = ".bwcolor-"
@@ -39,6 +39,17 @@ def temp_name(suffix=""):
     if not re.fullmatch(r"\.[A-Za-z0-9]{1,12}", suffix or ""):
         suffix = ""
     return f"{_PREFIX}{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp{suffix}"
+
+
+def file_identity(path):
+    """(device, inode) of an existing file, or None: the same for every name of one file (a
+    symlink, a hard link, another spelling on a case-insensitive disk), so writers can refuse to
+    replace an input under any of its names."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 def _fsync_folder(folder):

@@ -24,6 +24,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bwcolor._io import file_identity
 from bwcolor.data import ImageDecodeError, sniff_format
 
 __all__ = ["OUTPUT_EXTENSIONS", "OUTPUT_SUFFIXES", "Plan", "PlanError", "plan_outputs"]
@@ -247,7 +248,10 @@ def _name_outputs(candidates, output, suffix, out_ext, plan):
 
 
 def _refuse_unsafe(jobs, input_files):
-    """PlanError for two inputs on one output, or an output that is an input."""
+    """PlanError for two inputs on one output, or an output that is an input (by path, or by
+    identity: a hard link, or another spelling on a case-insensitive disk)."""
+    inputs_by_id = {file_identity(f): f for f in input_files}
+    inputs_by_id.pop(None, None)
     owners = {}
     for src, dst in jobs:
         if dst in owners:
@@ -258,4 +262,9 @@ def _refuse_unsafe(jobs, input_files):
         if _real(dst) in input_files:
             raise PlanError(f"the output {str(dst)!r} would overwrite the input "
                             f"{str(_real(dst))!r}; choose another output folder, --suffix or "
+                            f"--ext (--overwrite never replaces inputs)")
+        same = inputs_by_id.get(file_identity(dst))
+        if same is not None:
+            raise PlanError(f"the output {str(dst)!r} is the input {str(same)!r} under another "
+                            f"name (a hard link); choose another output folder, --suffix or "
                             f"--ext (--overwrite never replaces inputs)")
