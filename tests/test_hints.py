@@ -35,12 +35,14 @@ def expected_ab(rgb):
 # ------------------------------------------------------------------ colors and hint format
 @pytest.mark.parametrize("value, rgb", [
     ("#7a5230", (122, 82, 48)), ("7A5230", (122, 82, 48)), (" #fa0 ", (255, 170, 0)),
-    ((1, 2, 3), (1, 2, 3)), ([0, 255, 128], (0, 255, 128)), (np.array([9, 8, 7]), (9, 8, 7))])
-def test_parse_color_accepts_hex_and_int_triples(value, rgb):
+    ((1, 2, 3), (1, 2, 3)), ([0, 255, 128], (0, 255, 128)), (np.array([9, 8, 7]), (9, 8, 7)),
+    ("red", (255, 0, 0)), ("SkyBlue", (135, 206, 235)), (" forest green ", (34, 139, 34)),
+    ("grey", (128, 128, 128))])
+def test_parse_color_accepts_hex_names_and_int_triples(value, rgb):
     assert parse_color(value) == rgb
 
 
-@pytest.mark.parametrize("value", ["red", "#12345", "#ggg000", "", (1, 2), (256, 0, 0), (-1, 0, 0),
+@pytest.mark.parametrize("value", ["blurple", "red-ish", "rgb(1, 2, 3)", "#12345", "#ggg000", "", (1, 2), (256, 0, 0), (-1, 0, 0),
                                    (1.0, 2, 3), (True, 0, 0), None, 0x7A5230])
 def test_parse_color_errors_name_the_value(value):
     with pytest.raises(ValueError, match=re.escape(f"color={value!r}")):
@@ -62,7 +64,7 @@ def test_parse_hints_normalizes_every_form():
     ([(float("nan"), 2, "#fff")], ["hint 0", "x=nan"]),
     ([(True, 2, "#fff")], ["hint 0", "x=True"]),
     ([(1, 2, "#fff", -1)], ["hint 0", "radius=-1"]),
-    ([(1, 2, "blue")], ["hint 0", "color='blue'"]),
+    ([(1, 2, "bleu")], ["hint 0", "color='bleu'"]),
     ([(1, 2)], ["hint 0", "(1, 2)"]),
     ([(1, 2, "#fff"), (10, 2, "#fff")], ["hint 1", "x=10", "10 x 8"]),
     ([(1, 8, "#fff")], ["hint 0", "y=8"]),

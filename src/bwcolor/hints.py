@@ -63,34 +63,55 @@ MAX_RADIUS = 8
 _HEX = re.compile(r"^#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})$")
 
 
+_COLOR_FORMS = ("'#rrggbb', '#rgb', a CSS color name such as 'skyblue', or (r, g, b) with ints "
+                "in [0, 255]")
+
+
 def parse_color(value):
     """An sRGB color as an ``(r, g, b)`` tuple of ints in [0, 255].
 
     Parameters
     ----------
     value : str or sequence of 3 ints
-        ``"#7a5230"``, ``"7a5230"``, ``"#fa0"`` or ``(122, 82, 48)``.
+        ``"#7a5230"``, ``"7a5230"``, ``"#fa0"``, a CSS color name (``"skyblue"``, ``"Forest
+        Green"``: case and spaces do not matter) or ``(122, 82, 48)``.
 
     Raises
     ------
     ValueError
         Naming the value received.
+
+    Examples
+    --------
+    >>> parse_color("#fa0"), parse_color("skyblue"), parse_color((1, 2, 3))
+    ((255, 170, 0), (135, 206, 235), (1, 2, 3))
     """
     if isinstance(value, str):
-        match = _HEX.match(value.strip())
-        if not match:
-            raise ValueError(f"a hint color must be '#rrggbb', '#rgb' or (r, g, b) with ints in "
-                             f"[0, 255]. Received: color={value!r}")
-        digits = match.group(1)
-        if len(digits) == 3:
-            digits = "".join(c * 2 for c in digits)
-        return tuple(int(digits[i:i + 2], 16) for i in (0, 2, 4))
-    if (isinstance(value, (list, tuple, np.ndarray)) and len(value) == 3
+        text = value.strip()
+        match = _HEX.match(text)
+        if match:
+            digits = match.group(1)
+            if len(digits) == 3:
+                digits = "".join(c * 2 for c in digits)
+            return tuple(int(digits[i:i + 2], 16) for i in (0, 2, 4))
+        named = _css_color(text)
+        if named is not None:
+            return named
+    elif (isinstance(value, (list, tuple, np.ndarray)) and len(value) == 3
             and all(isinstance(c, numbers.Integral) and not isinstance(c, bool) and 0 <= c <= 255
                     for c in value)):
         return tuple(int(c) for c in value)
-    raise ValueError(f"a hint color must be '#rrggbb', '#rgb' or (r, g, b) with ints in [0, 255]. "
-                     f"Received: color={value!r}")
+    raise ValueError(f"a hint color must be {_COLOR_FORMS}. Received: color={value!r}")
+
+
+def _css_color(text):
+    """(r, g, b) of a CSS / X11 color name (Pillow's table of 148), or None."""
+    from PIL import ImageColor
+
+    key = "".join(text.split()).lower()
+    if not key.isalpha() or key not in ImageColor.colormap:
+        return None
+    return ImageColor.getrgb(key)[:3]
 
 
 @dataclasses.dataclass(frozen=True)
