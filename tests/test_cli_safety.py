@@ -330,3 +330,18 @@ def test_a_killed_training_run_resumes_without_leftovers(photo_dir, tmp_path):
                 json.loads((run / "state.json").read_text())["epoch"] + 1, "--batch-size", "2")
     assert r.returncode == 0, r.stderr
     assert not [p for p in run.iterdir() if p.name.startswith(".bwcolor-")]
+
+
+def test_training_on_no_usable_photos_is_one_line_and_leaves_no_run_folder(tmp_path, capsys):
+    photos = tmp_path / "scans"
+    photos.mkdir()
+    for i in range(3):  # gray scans: skipped, they would teach desaturation
+        Image.new("RGB", (64, 64), (40 * i, 40 * i, 40 * i)).save(photos / f"{i}.png")
+    (photos / "notes.txt").write_text("not a photo")
+    code, err = run("train", photos, "-o", tmp_path / "runs" / "first", "--architecture",
+                    "wallner_alpha", "--image-size", "32", capsys=capsys)
+    assert code == 2
+    assert err.strip().splitlines() == [
+        f"bwcolor train: error: no usable training photos: 4 files in {photos}, 0 used, "
+        f"4 skipped (3 near-gray, 1 not-image)"]
+    assert not (tmp_path / "runs").exists()

@@ -67,13 +67,25 @@ def test_fit_names_the_bad_argument_before_any_work(tiny, photo_dir, kwargs, err
         tiny.fit(photo_dir, **kwargs)
 
 
+def test_a_fit_that_fails_on_its_photos_leaves_no_run_folder(tiny, tmp_path):
+    photos = tmp_path / "gray_photos"
+    photos.mkdir()
+    Image.new("RGB", (64, 64), (90, 90, 90)).save(photos / "gray.png")  # skipped: near-gray
+    run = tmp_path / "runs" / "first"
+    with pytest.raises(ValueError, match="no usable training photos"):
+        tiny.fit(photos, checkpoint_dir=run, verbose=0)
+    assert not (tmp_path / "runs").exists()
+
+
 def test_fit_checks_the_data_and_run_folder_first(tiny, photo_dir, tmp_path, monkeypatch):
     monkeypatch.setattr("bwcolor.data.scan", lambda *a, **k: pytest.fail("scanned photos"))
     with pytest.raises(FileNotFoundError, match="missing"):
         tiny.fit(tmp_path / "missing")
     (tmp_path / "a_file").write_text("x")
-    with pytest.raises(ValueError, match="run folder cannot be written"):
+    with pytest.raises(ValueError, match=r"run folder cannot be made: .*a_file' is a file"):
         tiny.fit(photo_dir, checkpoint_dir=tmp_path / "a_file" / "run")
+    with pytest.raises(ValueError, match=r"checkpoint_dir must be a folder. Received: .*a file"):
+        tiny.fit(photo_dir, checkpoint_dir=tmp_path / "a_file")
     for name in ("checkpoint_dir", "cache_dir"):  # bwcolor never writes into the photo tree
         with pytest.raises(ValueError, match=f"{name} must not lie inside the photo folder"):
             tiny.fit(photo_dir, **{name: photo_dir / "run"})

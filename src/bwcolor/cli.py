@@ -396,7 +396,8 @@ def cmd_train(args):
                       cache_dir=None if args.cache_dir == "none" else args.cache_dir,
                       seed=args.seed, verbose=1 if console.interactive else 2)
     except (ValueError, FileNotFoundError, TypeError) as e:
-        raise UsageError(str(e)) from None
+        # One line: a message's further lines repeat the dataset report printed above.
+        raise UsageError(str(e).splitlines()[0]) from None
     console.log(f"run folder: {run} (best epoch preset: {run / 'best'})")
     return EXIT_OK
 

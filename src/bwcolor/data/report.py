@@ -73,6 +73,14 @@ class DatasetReport:
             "examples": {k: list(v) for k, v in self.examples.items()},
         }
 
+    def summary(self):
+        """One line: files found, used, and skipped by reason (most common first)."""
+        reasons = ", ".join(f"{count} {reason.replace('_', '-')}" for reason, count in
+                            sorted(self.skipped.items(), key=lambda kv: -kv[1]))
+        where = f" in {printable(self.root)}" if self.root else ""
+        return (f"{self.found} files{where}, {self.n_used} used, {self.n_skipped} skipped"
+                + (f" ({reasons})" if reasons else ""))
+
     def __str__(self):
         where = f" in {printable(self.root)}" if self.root else ""
         u = self.used

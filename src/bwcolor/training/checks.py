@@ -145,11 +145,18 @@ def check_data_source(data_source):
 
 
 def check_run_folder(run, n_params):
-    """Before the first epoch: the run folder can be written and has room for checkpoints."""
+    """Before the photos are scanned: the run folder can be written (or made) and has room for
+    checkpoints. A missing folder is not made here (the first checkpoint makes it), so a fit
+    that fails on its photos leaves no empty run folder behind."""
+    existing = run
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        what = "is a file" if existing == run else f"cannot be made: {str(existing)!r} is a file"
+        raise ValueError(f"the run folder {what}. Received: checkpoint_dir={str(run)!r}")
     try:
-        run.mkdir(parents=True, exist_ok=True)
         # A temporary name of _io's: if a kill leaves it behind, the next run removes it.
-        probe = run / temp_name()
+        probe = existing / temp_name()
         with open(probe, "xb") as f:
             f.write(b"ok")
         probe.unlink()
@@ -158,7 +165,7 @@ def check_run_folder(run, n_params):
                          f"Received: checkpoint_dir={str(run)!r}") from None
     # last.keras (weights + 2 Adam slots) and best/ (weights), each twice while it is replaced.
     needed = 2 * (4 * 3 * n_params + 4 * n_params) + (8 << 20)
-    free = shutil.disk_usage(run).free
+    free = shutil.disk_usage(existing).free
     if free < needed:
         raise ValueError(f"the run folder's disk has {free / 2**20:.0f} MiB free; checkpoints "
                          f"need about {needed / 2**20:.0f} MiB. Received: checkpoint_dir={str(run)!r}")

@@ -85,7 +85,9 @@ def scan_photos(data_source, o, image_size):
     if o.verbose:
         print(report, flush=True)
     if not splits["train"]:
-        raise ValueError(f"no usable training photos.\n{report}")
+        # The first line says it all (the CLI prints only it, after the report); then the
+        # report, for API callers who ran with verbose=0.
+        raise ValueError(f"no usable training photos: {report.summary()}\n{report}")
     return splits, report
 
 

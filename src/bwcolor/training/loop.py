@@ -84,8 +84,6 @@ def _scan(colorizer, data_source, o):
     if isinstance(data_source, keras.utils.PyDataset):
         return None
     splits, colorizer.report = loaders.scan_photos(data_source, o, colorizer.config["image_size"])
-    if not splits["train"]:
-        raise ValueError(f"no usable training photos.\n{colorizer.report}")
     return splits
 
 
