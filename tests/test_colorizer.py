@@ -301,3 +301,26 @@ def test_fit_with_the_grain_loader(photo_dir):
 def test_temperature_zero_is_an_error_not_the_default(trained):
     with pytest.raises(ValueError, match="temperature"):
         trained[0].colorize(np.zeros((32, 32), np.uint8), annealing_temperature=0)
+
+
+def test_a_damaged_checkpoint_says_so_before_any_photo_is_read(trained, photo_dir, tmp_path,
+                                                                monkeypatch):
+    """A last.keras cut short (Keras calls it "not found") or missing its weights."""
+    import zipfile
+
+    _, run, _ = trained
+    whole = (run / "last.keras").read_bytes()
+    damaged = tmp_path / "run"
+    shutil.copytree(run, damaged)
+    with zipfile.ZipFile(run / "last.keras") as src, \
+            zipfile.ZipFile(tmp_path / "no_weights.keras", "w") as dst:
+        for name in src.namelist():
+            if not name.endswith(".h5"):
+                dst.writestr(name, src.read(name))
+    monkeypatch.setattr("bwcolor.data.scan", lambda *a, **k: pytest.fail("scanned photos"))
+    for content in (whole[:len(whole) // 2], (tmp_path / "no_weights.keras").read_bytes()):
+        (damaged / "last.keras").write_bytes(content)
+        with pytest.raises(ValueError, match=r"the checkpoint '.*last.keras' is damaged"):
+            Colorizer.resume(damaged)
+        with pytest.raises(ValueError, match=r"the checkpoint '.*last.keras' is damaged"):
+            Colorizer.resume(run).fit(photo_dir, epochs=3, checkpoint_dir=damaged, resume=True)

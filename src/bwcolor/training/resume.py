@@ -4,6 +4,7 @@ when the loss stops being finite."""
 from __future__ import annotations
 
 import dataclasses
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -57,11 +58,21 @@ def open_run(run, config):
                 f"trained with {key}={state['config'].get(key)!r}; use "
                 f"Colorizer.resume({str(run)!r}) to continue the run as it was")
     # Before scanning the photos: a bad checkpoint should fail in a second, not an hour.
+    return Start(state, load_checkpoint(run))
+
+
+def load_checkpoint(run):
+    """The run's ``last.keras`` (safe_mode), or a ValueError saying it is damaged: Keras calls
+    a file cut short (a copy that stopped, a full disk on another machine) "not found"."""
+    path = Path(run) / "last.keras"
+    damaged = (f"the checkpoint {str(path)!r} is damaged{{}}, so the run cannot be resumed; "
+               f"its best/ preset is separate (Colorizer.from_preset), or start the run again")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(damaged.format(" (not a complete .keras zip file: cut short?)"))
     try:
-        model = keras.models.load_model(run / "last.keras", safe_mode=True)
+        return keras.models.load_model(path, safe_mode=True)
     except Exception as e:
-        raise ValueError(f"cannot load the checkpoint {run / 'last.keras'}: {e}") from None
-    return Start(state, model)
+        raise ValueError(damaged.format(f" ({type(e).__name__}: {e})")) from None
 
 
 def checkpoint_weights(run_dir, model=None):
@@ -70,7 +81,7 @@ def checkpoint_weights(run_dir, model=None):
     into ``model`` (the full net) through ``model``'s own head, which shares its layers (layer
     names are generated, so the two heads' weights are matched in order), the frozen backbone's
     from the run's ``best/`` (the same, never trained), and ``model``'s weights returned."""
-    trained = keras.models.load_model(Path(run_dir) / "last.keras", safe_mode=True)
+    trained = load_checkpoint(run_dir)
     if model is not None and features.is_head(trained):
         best = Path(run_dir) / "best" / presets.WEIGHTS_FILE
         if not best.is_file():  # never go on with a zero-filled backbone
