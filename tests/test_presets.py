@@ -64,6 +64,27 @@ def test_every_json_error_names_its_file(tiny_preset, tmp_path):
         Colorizer.resume(run)
 
 
+def test_damaged_or_foreign_weights_are_told_apart_in_one_line(tiny_preset, tmp_path):
+    import warnings
+
+    bad = tmp_path / "bad"
+    shutil.copytree(tiny_preset, bad)
+    weights = bad / presets.WEIGHTS_FILE
+    whole = weights.read_bytes()
+    weights.write_bytes(whole[:len(whole) // 3])  # a copy cut short
+    with pytest.raises(ValueError, match=r"weights file is damaged .*bad/model\.weights\.h5"):
+        Colorizer.from_preset(bad)
+    other = tmp_path / "other"  # another net's weights under this config
+    Colorizer("default", image_size=32, loss="mse",
+              architecture_config={**TINY, "widths": (4, 8)}).save(other)
+    shutil.copy(other / presets.WEIGHTS_FILE, weights)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning per layer before the error
+        with pytest.raises(ValueError, match="weights do not match the preset's architecture") as e:
+            Colorizer.from_preset(bad)
+    assert "\n" not in str(e.value) and len(str(e.value)) < 500
+
+
 def test_a_folder_never_shadows_a_bundled_name(tiny_preset, tmp_path, monkeypatch):
     shutil.copytree(tiny_preset, tmp_path / "default")
     monkeypatch.chdir(tmp_path)

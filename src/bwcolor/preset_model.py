@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -258,11 +259,16 @@ class PresetModel:
             except (TypeError, ValueError) as e:
                 raise ValueError(f"{folder / presets.CONFIG_FILE}: {e}") from None
         obj.metadata = metadata
+        weights = folder / presets.WEIGHTS_FILE
         try:
-            obj.model.load_weights(folder / presets.WEIGHTS_FILE)
+            with warnings.catch_warnings():
+                # A mismatched file makes Keras warn once per layer before it raises.
+                warnings.filterwarnings("ignore", message="Skipping nested container")
+                obj.model.load_weights(weights)
         except Exception as e:
-            raise ValueError(f"weights do not match the preset's architecture. Received: "
-                             f"path={str(folder / presets.WEIGHTS_FILE)!r}: {e}") from None
+            first = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
+            raise ValueError(f"{_weights_problem(weights)}. Received: path={str(weights)!r}: "
+                             f"{first}") from None
         return obj
 
     def __repr__(self):
@@ -315,3 +321,16 @@ def _version():
     from bwcolor import __version__
 
     return __version__
+
+
+def _weights_problem(path):
+    """Why a preset's weights file did not load: damaged (cut short, not HDF5), or another
+    net's weights."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r"):
+            pass
+    except OSError:
+        return "the weights file is damaged (not a readable HDF5 file: cut short?)"
+    return "weights do not match the preset's architecture"
