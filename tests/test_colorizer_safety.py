@@ -3,6 +3,7 @@ NaN losses, full disks and vanishing photos, and a bounded number of compiled re
 
 import errno
 import json
+import shutil
 import warnings
 
 import keras
@@ -135,6 +136,19 @@ def test_evaluate_takes_a_single_photo(tiny, photo_dir):
         tiny.evaluate(np.zeros((8, 8, 3), np.uint8))
     with pytest.raises(ValueError, match="single photo has no splits"):
         tiny.evaluate(photo_dir / "coffee.jpg", split="test")
+
+
+def test_an_empty_split_says_why_rather_than_no_readable_photos(tiny, photo_dir, tmp_path):
+    few = tmp_path / "few"
+    few.mkdir()
+    shutil.copy(photo_dir / "coffee.jpg", few / "a.jpg")  # one photo: its split is "train"
+    with pytest.raises(ValueError, match=r"the test split is empty: of 1 usable photos \(train 1, "
+                                         r"validation 0, test 0;"):
+        tiny.evaluate(few, split="test", size=64)
+    with pytest.raises(ValueError, match=r"no photo can be scored at size 2048: 1 file in .*few, "
+                                         r"0 used, 1 skipped \(1 too-small\)"):
+        tiny.evaluate(few, split="train", size=2048)
+    assert tiny.evaluate(few, size=64)["n_images"] == 1
 
 
 @pytest.mark.slow

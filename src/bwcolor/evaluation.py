@@ -272,7 +272,17 @@ def _paths_to_score(data_source, size, split):
                              f"splits. Received: data_source={str(data_source)!r}, split={split!r}")
         return [Path(data_source)]
     if split is not None:
-        splits, _report = data.scan(data_source, image_size=size, min_chroma=0.0)
+        splits, report = data.scan(data_source, image_size=size, min_chroma=0.0)
+        if not report.n_used:
+            raise ValueError(f"no photo can be scored at size {size}: {report.summary()}. "
+                             f"Received: data_source={data_source!r}, split={split!r}")
+        if not splits[split]:
+            counts = ", ".join(f"{name} {len(paths)}" for name, paths in splits.items())
+            raise ValueError(f"the {split} split is empty: of {report.n_used} usable photos "
+                             f"({counts}; a photo's split is fixed by a hash of its path, about "
+                             f"5% each for validation and test), none is in it; leave the split "
+                             f"out to score them all. Received: data_source={data_source!r}, "
+                             f"split={split!r}")
         return splits[split]
     if isinstance(data_source, (str, os.PathLike)):
         return [p for p in data.find_files(data_source) if is_image_file(p)]

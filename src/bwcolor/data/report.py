@@ -78,7 +78,8 @@ class DatasetReport:
         reasons = ", ".join(f"{count} {reason.replace('_', '-')}" for reason, count in
                             sorted(self.skipped.items(), key=lambda kv: -kv[1]))
         where = f" in {printable(self.root)}" if self.root else ""
-        return (f"{self.found} files{where}, {self.n_used} used, {self.n_skipped} skipped"
+        files = "1 file" if self.found == 1 else f"{self.found} files"
+        return (f"{files}{where}, {self.n_used} used, {self.n_skipped} skipped"
                 + (f" ({reasons})" if reasons else ""))
 
     def __str__(self):
