@@ -3,6 +3,7 @@ own API client on 127.0.0.1, as the browser drives it (upload, hints, download).
 
 import builtins
 import gc
+import os
 import socket
 import subprocess
 import sys
@@ -180,6 +181,27 @@ def test_upload_hints_remove_and_download(page, tmp_path):
     assert out["hints"]["data"] == [] and out["info"].endswith("0 hints")
     # b.png kept its own (no) hints, and the page can switch back to it.
     assert page.call("/pick", "b.png")["info"].startswith("b.png: 50 x 40 pixels")
+
+
+def test_photos_sharing_a_name_keep_their_own_results(page, tmp_path):
+    """a.png and a.jpg, and one name dropped twice: each download is its own photo's."""
+    from gradio_client import Client
+
+    page.client = Client(page.url, verbose=False)
+    (tmp_path / "again").mkdir()
+    sizes = {}
+    for path, (h, w) in ((tmp_path / "a.png", (64, 96)), (tmp_path / "a.jpg", (40, 50)),
+                         (tmp_path / "again" / "a.png", (48, 32))):
+        Image.open(_textured_gray(tmp_path / "t.png", h, w)).save(path)
+        sizes[path] = (w, h)
+    out = page.upload(*sizes)
+    names = [c[0] for c in out["photo"]["choices"]]
+    assert names == ["a.png", "a.jpg", "a.png (2)"]
+    for name, size in [*zip(names, sizes.values()), *zip(names, sizes.values())]:  # twice
+        download = page.call("/pick", name)["download"]["value"]
+        assert Image.open(download).size == size, name
+    assert {os.path.basename(page.call("/pick", n)["download"]["value"]) for n in names} == {
+        "a_color.png", "a_jpg_color.png", "a_png_color.png"}
 
 
 @pytest.mark.parametrize("content, words", [

@@ -128,8 +128,9 @@ def _marked(preview, scale, hints):
 class _Photo:
     """One uploaded photo of a session: its name, decoded image, preview and hints."""
 
-    def __init__(self, name, image):
+    def __init__(self, name, image, result_file):
         self.name, self.image = name, image
+        self.result_file = result_file  # its own PNG name in the session folder
         self.preview, self.scale = _preview(image)
         self.hints = []  # dicts x, y, color, radius in the photo's pixels
         self.result = None  # (preview array, PNG path) of the last colorization
@@ -155,11 +156,27 @@ class _Session:
     def photo(self):
         return self.photos.get(self.current)
 
-    def unique_name(self, name):
-        base, n = name, 1
+    def add(self, file_name, image):
+        """A new photo of the upload ``file_name``, made current. Its name is unique in the
+        session (``a.jpg (2)`` for a second ``a.jpg``) and so is its result's file name
+        (``a_color.png``; ``a_jpg_color.png`` or ``a_color (2).png`` when taken), so two photos'
+        results never replace one another."""
+        name, n = file_name, 1
         while name in self.photos:
             n += 1
-            name = f"{base} ({n})"
+            name = f"{file_name} ({n})"
+        stem, ext = os.path.splitext(file_name)
+        stem = stem[:100] or "photo"  # within NAME_MAX, whatever name the browser sent
+        taken = {photo.result_file for photo in self.photos.values()}
+        candidates = [f"{stem}_color.png"]
+        if ext.strip("."):
+            candidates.append(f"{stem}_{ext.lstrip('.').lower()[:12]}_color.png")
+        result, n = next((c for c in candidates if c not in taken), None), 1
+        while result is None or result in taken:
+            n += 1
+            result = f"{stem}_color ({n}).png"
+        self.photos[name] = _Photo(name, image, result)
+        self.current = name
         return name
 
 
@@ -192,9 +209,7 @@ class _Logic:
                 problems.append(str(e))
                 continue
             session.paths.add(path)
-            name = session.unique_name(name)
-            session.photos[name] = _Photo(name, image)
-            session.current = name
+            session.add(name, image)
         if problems and session.photo is None:
             raise _error(self.gr, problems[0] if len(problems) == 1 else
                                 f"none of the files could be read: {'; '.join(problems)}")
@@ -274,8 +289,7 @@ class _Logic:
 
     def _write_png(self, session, photo, rgb):
         os.makedirs(session.folder, exist_ok=True)
-        stem = os.path.splitext(photo.name)[0] or "photo"
-        path = os.path.join(session.folder, f"{stem}_color.png")
+        path = os.path.join(session.folder, photo.result_file)
         with atomic_write(path) as f:
             Image.fromarray(rgb).save(f, format="PNG", compress_level=1)
         return path
