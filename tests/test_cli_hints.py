@@ -117,7 +117,7 @@ BAD_FILES = {
     "a number": ("3", "must hold a list of hints or an object"),
     "an object of objects": ({"a.jpg": {"x": 1}}, "must hold a list of hints or an object"),
     "a key twice": ('{"a.jpg": [], "a.jpg": []}', "'a.jpg' twice"),
-    "bad color": ([{"x": 1, "y": 2, "color": "crimson"}], "color='crimson'"),
+    "bad color": ([{"x": 1, "y": 2, "color": "crimsonish"}], "color='crimsonish'"),
     "bad color in an object": ({"a.jpg": [[1, 2, "#12"]]}, "photo 'a.jpg': hint 0"),
     "unknown hint key": ([{"x": 1, "y": 2, "color": "#fff", "r": 3}], "'r': 3"),
     "negative position": ([[1, -2, "#fff"]], "y=-2"),

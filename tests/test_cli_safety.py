@@ -345,3 +345,18 @@ def test_training_on_no_usable_photos_is_one_line_and_leaves_no_run_folder(tmp_p
         f"bwcolor train: error: no usable training photos: 4 files in {photos}, 0 used, "
         f"4 skipped (3 near-gray, 1 not-image)"]
     assert not (tmp_path / "runs").exists()
+
+
+def test_an_interrupted_train_says_what_is_kept(photo_dir, tmp_path, capsys, monkeypatch):
+    from bwcolor import Colorizer
+
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Colorizer, "fit", interrupted)
+    run_dir = tmp_path / "run"
+    code, err = run("train", photo_dir, "-o", run_dir, "--architecture", "wallner_alpha",
+                    "--image-size", "32", capsys=capsys)
+    assert code == 130
+    assert err.strip().splitlines() == [
+        "bwcolor train: interrupted (SIGINT); no epoch finished, so nothing was kept"]

@@ -398,8 +398,25 @@ def cmd_train(args):
     except (ValueError, FileNotFoundError, TypeError) as e:
         # One line: a message's further lines repeat the dataset report printed above.
         raise UsageError(str(e).splitlines()[0]) from None
+    except KeyboardInterrupt as e:  # say what is kept, and how to go on
+        e.kept = _what_the_run_keeps(args, run)
+        raise
     console.log(f"run folder: {run} (best epoch preset: {run / 'best'})")
     return EXIT_OK
+
+
+def _what_the_run_keeps(args, run):
+    """For an interrupted ``train``: the epochs its run folder keeps and the command that
+    continues it, or that it kept none."""
+    try:
+        epoch = json.loads((run / "state.json").read_text(encoding="utf-8"))["epoch"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "no epoch finished, so nothing was kept"
+    import shlex
+
+    again = shlex.join(["bwcolor", "train", str(args.data_dir), "-o", str(run), "--resume",
+                        "--epochs", str(args.epochs)])
+    return f"{run} keeps {epoch} finished epochs; continue with: {again}"
 
 
 # ------------------------------------------------------------------ evaluate
@@ -681,7 +698,8 @@ def main(argv=None):
         return EXIT_USAGE
     except KeyboardInterrupt as e:  # Ctrl-C, or Stopped by SIGTERM / SIGHUP
         signum = getattr(e, "signum", signal.SIGINT)
-        console.log(f"bwcolor {args.command}: interrupted ({signal.Signals(signum).name})")
+        kept = f"; {e.kept}" if getattr(e, "kept", None) else ""
+        console.log(f"bwcolor {args.command}: interrupted ({signal.Signals(signum).name}){kept}")
         return 128 + signum
     except (OSError, FloatingPointError) as e:
         # Disk full, permissions, a loss that became NaN: the run folder and outputs written so
