@@ -1,6 +1,7 @@
 """Training a Colorizer: :func:`fit` and its steps, one module per job.
 
 - :mod:`~bwcolor.training.checks`: fit's arguments, data source and run folder, before any work
+- :mod:`~bwcolor.training.run_lock`: one fit at a time per run folder
 - :mod:`~bwcolor.training.loaders`: photos -> batches (scan, cache, PyDataset or Grain)
 - :mod:`~bwcolor.training.devices`: mixed precision, data-parallel distribution, device crops
 - :mod:`~bwcolor.training.rebalancing`: class weights from the training photos' color prior

@@ -66,7 +66,7 @@ def check_fit_options(o, data_source):
                              f"split={o.validation_split}, test_split={o.test_split}")
         check_data_source(data_source)
         _check_outside_the_photos(data_source, o)
-    _check_no_earlier_run(o)
+    check_no_earlier_run(o)
     if not (o.degradations in (None, True, False) or callable(o.degradations)):
         raise TypeError(f"degradations must be None, True, False or a bwcolor.data.Degradations. "
                         f"Received: degradations={o.degradations!r}")
@@ -81,7 +81,7 @@ def check_fit_options(o, data_source):
 RUN_FILES = ("state.json", "last.keras", "best", "history.csv")
 
 
-def _check_no_earlier_run(o):
+def check_no_earlier_run(o):
     """A fresh fit (resume=False) must not start over in a folder that holds an earlier run:
     it would replace that run's checkpoint, its best/ preset and its history."""
     if o.resume or o.checkpoint_dir is None or not Path(o.checkpoint_dir).is_dir():

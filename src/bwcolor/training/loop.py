@@ -21,6 +21,7 @@ from bwcolor import _backend, architectures, losses
 from bwcolor.architectures import backbones
 from bwcolor.device_crops import DeviceCropModel
 from bwcolor.training import callbacks, checks, devices, features, loaders, rebalancing, resume
+from bwcolor.training.run_lock import run_lock
 
 
 def fit(colorizer, data_source, options):
@@ -28,12 +29,19 @@ def fit(colorizer, data_source, options):
     return the ``keras.callbacks.History``."""
     o = checks.check_fit_options(options, data_source)
     run = Path(o.checkpoint_dir) if o.checkpoint_dir else None
+    if run is not None:
+        checks.check_run_folder(run, colorizer.model.count_params())
+    with run_lock(run):
+        # Again, holding the folder: a fit that finished while this one started wrote there.
+        checks.check_no_earlier_run(o)
+        return _fit_holding_the_run(colorizer, data_source, o, run)
+
+
+def _fit_holding_the_run(colorizer, data_source, o, run):
     start, precision = _open(colorizer, run, o)
     hints = architectures.accepts_hints(colorizer.model)
     device_crops, rgb_targets = devices.place_crops_and_targets(o, start.model, hints)
     cached = features.use_cache(colorizer.model, o, data_source, device_crops, start.model)
-    if run is not None:
-        checks.check_run_folder(run, colorizer.model.count_params())
     splits = _scan(colorizer, data_source, o)
     with loaders.training_data(data_source, o, splits, image_size=colorizer.config["image_size"],
                                output_stride=architectures.output_stride(colorizer.model),
