@@ -1,6 +1,7 @@
 """bwcolor._plan: which output each input gets, and every plan that could lose data is refused."""
 
 import os
+import re
 
 import pytest
 from PIL import Image
@@ -43,6 +44,27 @@ def test_suffix_and_ext(scans, tmp_path):
     assert rel(plan, tmp_path / "out") == ["a_color.jpg", "box/b_color.jpg"]
     with pytest.raises(PlanError, match="separator"):
         plan_outputs([scans], tmp_path / "out", suffix="../x")
+
+
+@pytest.mark.parametrize("suffix", ["_a\nb", "\t", "x\x7f", "\0"])
+def test_a_suffix_with_control_characters_is_refused(scans, tmp_path, suffix):
+    with pytest.raises(PlanError, match=r"control character.*Received: " + re.escape(repr(suffix))):
+        plan_outputs([scans], tmp_path / "out", suffix=suffix)
+
+
+def test_an_output_name_too_long_for_the_disk_fails_that_photo_alone(scans, tmp_path):
+    """Checked up front: Path.exists() raises ENAMETOOLONG, which stopped the whole run."""
+    long_stem = "y" * 240
+    _img(scans / f"{long_stem}.jpg")
+    plan = plan_outputs([scans], tmp_path / "out", suffix="_colorized_by_bwcolor")
+    assert rel(plan, tmp_path / "out") == ["a_colorized_by_bwcolor.png",
+                                           "box/b_colorized_by_bwcolor.png"]
+    [(src, problem)] = plan.failures
+    assert src.name == f"{long_stem}.jpg"
+    assert problem.startswith("its output name would be 265 bytes, more than a file name may "
+                              "have (255); shorten --suffix")
+    with pytest.raises(PlanError, match="would be 305 bytes"):  # every photo: a usage error
+        plan_outputs([scans / "a.jpg"], tmp_path / "out", suffix="x" * 300)
 
 
 def test_same_stem_in_one_folder_keeps_the_extensions_apart(scans, tmp_path):

@@ -113,6 +113,10 @@ def _check_explicit(path):
     return None
 
 
+#: The longest file name, in bytes, on the usual file systems (ext4, APFS, NTFS: 255).
+NAME_MAX = 255
+
+
 def plan_outputs(inputs, output, *, suffix="", ext=None):
     """Map input photos and folders to output files, refusing unsafe plans.
 
@@ -137,8 +141,11 @@ def plan_outputs(inputs, output, *, suffix="", ext=None):
         raise PlanError("no inputs given")
     if ext is not None and ext not in OUTPUT_EXTENSIONS:
         raise PlanError(f"--ext must be one of {sorted(OUTPUT_EXTENSIONS)}. Received: {ext!r}")
-    if suffix and (os.sep in suffix or (os.altsep and os.altsep in suffix) or "\0" in suffix):
+    if suffix and (os.sep in suffix or (os.altsep and os.altsep in suffix)):
         raise PlanError(f"--suffix must not contain a path separator. Received: {suffix!r}")
+    if suffix and any(ord(c) < 32 or ord(c) == 127 for c in suffix):
+        raise PlanError(f"--suffix must not contain a control character (a newline, a tab). "
+                        f"Received: {suffix!r}")
     output = Path(output)
     unique = _unique_inputs(inputs)
     file_mode = _output_mode(unique, output, suffix, ext)
@@ -146,7 +153,17 @@ def plan_outputs(inputs, output, *, suffix="", ext=None):
     candidates, input_files = _candidates(unique, output, file_mode, plan)
     jobs = _name_outputs(candidates, output, suffix, OUTPUT_EXTENSIONS[ext or "png"], plan)
     _refuse_unsafe(jobs, input_files)
-    plan.jobs = jobs
+    plan.jobs = []
+    for src, dst in jobs:
+        size = len(os.fsencode(dst.name))
+        if size > NAME_MAX:  # that photo fails, with the reason; the others go on
+            plan.failures.append((src, f"its output name would be {size} bytes, more than a file "
+                                       f"name may have ({NAME_MAX}); shorten --suffix or the "
+                                       f"photo's name. Received: {dst.name[:40]!r}..."))
+        else:
+            plan.jobs.append((src, dst))
+    if not plan.jobs and plan.failures and len(plan.failures) == len(jobs):
+        raise PlanError(plan.failures[0][1])
     return plan
 
 
