@@ -193,6 +193,32 @@ class _PoisonFromEpoch(keras.callbacks.Callback):
         self.dataset.poisoned = epoch + 1 >= self.epoch
 
 
+class _Shaped(keras.utils.PyDataset):
+    def __init__(self, x_shape, y_shape):
+        super().__init__()
+        self.x_shape, self.y_shape = x_shape, y_shape
+
+    def __len__(self):
+        return 1
+
+    def __getitem__(self, i):
+        return np.zeros(self.x_shape, "float32"), np.zeros(self.y_shape, "float32")
+
+
+@pytest.mark.parametrize("x_shape, y_shape, words", [
+    ((2, 32, 32, 3), (2, 8, 8, 2), r"inputs must be \(batch, height, width, 1\).*\(2, 32, 32, 3\)"),
+    ((2, 32, 32), (2, 8, 8, 2), r"inputs must be .*\(2, 32, 32\)"),
+    ((2, 32, 32, 1), (2, 32, 32, 2), r"targets must be .*\(2, 8, 8, 2\).*\(2, 32, 32, 2\)"),
+    ((2, 32, 32, 1), (2, 8, 8, 3), r"targets must be .*\(2, 8, 8, 3\)"),
+])
+def test_a_pydataset_of_the_wrong_shapes_is_named_before_training(x_shape, y_shape, words):
+    c = Colorizer("default", image_size=32, loss="mse", architecture_config=TINY)
+    with pytest.raises(ValueError, match="data_source " + words):
+        c.fit(_Shaped(x_shape, y_shape), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="validation_data " + words):
+        c.fit(_Batches(), validation_data=_Shaped(x_shape, y_shape), epochs=1, verbose=0)
+
+
 def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
     run = tmp_path / "run"
     c = Colorizer("default", image_size=32, loss="mse", architecture_config=TINY)

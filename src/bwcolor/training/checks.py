@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 
 from bwcolor._arguments import check_fraction, check_int, check_positive
 from bwcolor._io import temp_name
@@ -142,6 +143,28 @@ def check_data_source(data_source):
                             f"Received: {type(item).__name__}")
     if isinstance(data_source, (str, os.PathLike)) and not Path(data_source).exists():
         raise FileNotFoundError(f"training data not found. Received: data_source={str(data_source)!r}")
+
+
+def check_batches(dataset, model, output_stride, name="data_source"):
+    """A PyDataset's first batch against the net, before training: (B, H, W, C) inputs with the
+    net's C channels and (B, H / stride, W / stride, 2) a*b* targets. A ValueError naming the
+    shapes, where Keras would fail inside the first step with a layer's error."""
+    if len(model.inputs) != 1:  # a hint net's inputs are the caller's to assemble
+        return
+    batch = dataset[0]
+    if not isinstance(batch, (tuple, list)) or len(batch) < 2:
+        raise ValueError(f"{name} batches must be (inputs, targets) pairs. Received: a batch of "
+                         f"type {type(batch).__name__}")
+    x, y = (tuple(getattr(a, "shape", np.shape(a))) for a in batch[:2])
+    channels = model.inputs[0].shape[-1]
+    if len(x) != 4 or x[-1] != channels:
+        raise ValueError(f"{name} inputs must be (batch, height, width, {channels}) L* batches "
+                         f"for this net. Received: inputs of shape {x}")
+    expected = (x[0], x[1] // output_stride, x[2] // output_stride, 2)
+    if y != expected:
+        raise ValueError(f"{name} targets must be a*b* batches of shape (batch, height / "
+                         f"{output_stride}, width / {output_stride}, 2) = {expected} for inputs "
+                         f"of shape {x}. Received: targets of shape {y}")
 
 
 def check_run_folder(run, n_params):
