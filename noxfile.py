@@ -20,7 +20,7 @@ def _install(session, backend, target):
 @nox.parametrize("backend", ["jax", "torch"])
 def tests(session, backend):
     """The test suite on one Keras backend."""
-    env = _install(session, backend, ".[test,app]")
+    env = _install(session, backend, ".[test,app,onnx]")
     session.run("pytest", "--slow", *session.posargs, env=env)
 
 

@@ -360,3 +360,16 @@ def test_an_interrupted_train_says_what_is_kept(photo_dir, tmp_path, capsys, mon
     assert code == 130
     assert err.strip().splitlines() == [
         "bwcolor train: interrupted (SIGINT); no epoch finished, so nothing was kept"]
+
+
+def test_export_refuses_before_loading_and_writes_one_file(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("onnx", reason='the onnx extra is not installed: pip install "bwcolor[onnx]"')
+    target = tmp_path / "m.onnx"
+    target.write_bytes(b"keep")
+    monkeypatch.setattr(cli, "_load_colorizer", lambda name: pytest.fail("loaded a model"))
+    for args, words in ((["-o", target], "-o exists; pass --overwrite"),
+                        (["-o", tmp_path], "not a folder"),
+                        (["-o", tmp_path / "n.onnx", "--model", "nope"], "--model: not a preset")):
+        code, err = run("export", *args, capsys=capsys)
+        assert code == 2 and words in err and len(err.strip().splitlines()) == 1, err
+    assert target.read_bytes() == b"keep" and sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]

@@ -60,7 +60,7 @@ LAYERS = {
     "presets": 5, "plotting": 5, "_console": 5, "_plan": 5,
     "preprocessing": 6, "postprocessing": 6,
     "evaluation": 7, "preset_model": 7,
-    "training": 8,
+    "training": 8, "export": 8,
     "colorizer": 9,
     "app": 10,
     "cli": 11,
