@@ -56,6 +56,7 @@ def test_info():
     assert "default" in info["presets"] and "wallner_beta" in info["architectures"]
     assert info["hint presets"] == ["default"]  # seed takes no hints
     assert info["app"].startswith(("gradio ", "not installed"))
+    assert info["onnx export"].startswith(("onnx ", "not installed"))
 
 
 def test_train_refuses_a_nonempty_run_folder_without_resume(run_dir, photo_dir):

@@ -560,12 +560,16 @@ def cmd_info(args):
         app_extra = f"gradio {importlib.metadata.version('gradio')}"
     except importlib.metadata.PackageNotFoundError:
         app_extra = 'not installed (pip install "bwcolor[app]")'
+    try:
+        onnx_extra = f"onnx {importlib.metadata.version('onnx')}"
+    except importlib.metadata.PackageNotFoundError:
+        onnx_extra = 'not installed (pip install "bwcolor[onnx]")'
     hint_presets = [name for name in presets.available()
                     if _takes_hints(presets.read_preset(name)[1])]
     info = {"bwcolor": __version__, "keras": keras.__version__, "backend": _backend.name(),
             "devices": _backend.devices(), "presets": presets.available(),
             "hint presets": hint_presets, "architectures": architectures.available(),
-            "app": app_extra}
+            "app": app_extra, "onnx export": onnx_extra}
     if args.json:
         console.print(json.dumps(info))
     else:
