@@ -508,25 +508,6 @@ def cmd_export(args):
     return EXIT_OK
 
 
-def _add_export(sub):
-    x = sub.add_parser("export", help="write a model as an ONNX file (needs the onnx extra)",
-                       formatter_class=_Formatter,
-                       description="Write a model's net and decoding as ONNX, for apps that "
-                       "colorize without Python: L* (1, H, W, 1) in, a*b* out (pip install "
-                       "\"bwcolor[onnx]\"). The shape is fixed: export once per render shape.")
-    x.add_argument("-o", "--output", required=True, help=".onnx file to write")
-    x.add_argument("--model", default="default", help="preset name, or a preset / run folder")
-    size = _number(int, "size", low=8, high=4096)
-    x.add_argument("--size", type=size, default=None,
-                   help="square input side (default: the model's training size)")
-    x.add_argument("--height", type=size, default=None, help="input height (overrides --size)")
-    x.add_argument("--width", type=size, default=None, help="input width (overrides --size)")
-    x.add_argument("--temperature", type=_TEMPERATURE, default=None,
-                   help="annealed-mean temperature baked in (classification models)")
-    x.add_argument("--overwrite", action="store_true", help="replace -o if it exists")
-    x.set_defaults(func=cmd_export)
-
-
 # ----------------------------------------------------------------------- app
 def cmd_app(args):
     _check_model(args.model)
@@ -707,6 +688,25 @@ def _add_compare(sub):
     m.add_argument("--render-size", type=_RENDER, default=None, help="short side the models see")
     m.add_argument("--overwrite", action="store_true", help="replace -o if it exists (never an input)")
     m.set_defaults(func=cmd_compare)
+
+
+def _add_export(sub):
+    x = sub.add_parser("export", help="write a model as an ONNX file (needs the onnx extra)",
+                       formatter_class=_Formatter,
+                       description="Write a model's net and decoding as ONNX, for apps that "
+                       "colorize without Python: L* (1, H, W, 1) in, a*b* out (pip install "
+                       "\"bwcolor[onnx]\"). The shape is fixed: export once per render shape.")
+    x.add_argument("-o", "--output", required=True, help=".onnx file to write")
+    x.add_argument("--model", default="default", help="preset name, or a preset / run folder")
+    size = _number(int, "size", low=8, high=4096)
+    x.add_argument("--size", type=size, default=None,
+                   help="square input side (default: the model's training size)")
+    x.add_argument("--height", type=size, default=None, help="input height (overrides --size)")
+    x.add_argument("--width", type=size, default=None, help="input width (overrides --size)")
+    x.add_argument("--temperature", type=_TEMPERATURE, default=None,
+                   help="annealed-mean temperature baked in (classification models)")
+    x.add_argument("--overwrite", action="store_true", help="replace -o if it exists")
+    x.set_defaults(func=cmd_export)
 
 
 def _add_app(sub):
