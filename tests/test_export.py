@@ -19,13 +19,23 @@ pytest.importorskip("jax2onnx" if keras.backend.backend() == "jax" else "onnxscr
 TINY = dict(widths=(8, 8), blocks=(1, 1))
 
 
+def _randomize(model, seed):
+    """Random weights everywhere (a fresh net's last layers are zeros): batch-norm variances
+    positive, so the outputs are finite and vary."""
+    rng = np.random.default_rng(seed)
+    for w in model.weights:
+        shape = tuple(w.shape)
+        if w.path.endswith("moving_variance"):
+            w.assign(rng.uniform(0.5, 1.5, shape).astype("float32"))
+        else:
+            w.assign(rng.normal(0, 0.3, shape).astype("float32"))
+
+
 @pytest.fixture(scope="module")
 def hint_net():
     """A classification net with hint channels: the export takes its automatic part."""
     c = Colorizer("default", image_size=32, architecture_config={**TINY, "hints": True})
-    rng = np.random.default_rng(0)
-    c.model.set_weights([rng.normal(0, 0.3, w.shape).astype("float32")
-                         for w in c.model.get_weights()])
+    _randomize(c.model, 0)
     return c
 
 
@@ -36,7 +46,9 @@ def _lightness(height, width, seed=1):
 def _reference(colorizer, lightness, temperature=None):
     x = np.zeros((*lightness.shape[:3], 4 if colorizer.accepts_hints else 1), np.float32)
     x[..., 0] = color.lightness_to_input(lightness[..., 0])
-    return colorizer.predict_ab(x, annealing_temperature=temperature)
+    ab = colorizer.predict_ab(x, annealing_temperature=temperature)
+    assert np.isfinite(ab).all() and ab.std() > 1.0  # a comparison that can fail
+    return ab
 
 
 def _run(path, lightness):
@@ -67,9 +79,7 @@ def test_the_temperature_is_baked_in(hint_net, tmp_path):
 
 def test_a_regression_net_exports_its_scaling(tmp_path):
     c = Colorizer("default", image_size=32, loss="mse", architecture_config=TINY)
-    rng = np.random.default_rng(3)
-    c.model.set_weights([rng.normal(0, 0.3, w.shape).astype("float32")
-                         for w in c.model.get_weights()])
+    _randomize(c.model, 3)
     lightness = _lightness(32, 64, seed=4)
     _, ab = _run(export_onnx(c, tmp_path / "r.onnx", height=32, width=64), lightness)
     np.testing.assert_allclose(ab, _reference(c, lightness), atol=2e-3)
@@ -138,3 +148,29 @@ def test_the_guides_recipe_around_the_file_matches_colorize(tmp_path, monkeypatc
     diff = np.abs(scope["rgb"].astype(int) - expected.astype(int))
     assert scope["rgb"].shape == expected.shape == (192, 288, 3)
     assert diff.mean() < 1.0 and np.percentile(diff, 99) <= 6, (diff.mean(), diff.max())
+
+
+def test_a_file_that_does_not_run_like_the_model_is_never_written(hint_net, tmp_path, monkeypatch):
+    """JAX's converter wrote a MaxPool that ONNX Runtime refuses (the unet); any such file,
+    or one whose output drifts, is caught by running it before it is written."""
+    real = ort.InferenceSession
+
+    class Drifting:
+        def __init__(self, *args, **kwargs):
+            self.session = real(*args, **kwargs)
+
+        def run(self, *args, **kwargs):
+            return [out + 1.0 for out in self.session.run(*args, **kwargs)]
+
+    monkeypatch.setattr(ort, "InferenceSession", Drifting)
+    with pytest.raises(RuntimeError, match=r"does not reproduce the model in ONNX Runtime "
+                                           r"\(a\*b\* up to 1 away.*nothing was written"):
+        export_onnx(hint_net, tmp_path / "x.onnx")
+
+    def refusing(*args, **kwargs):
+        raise ValueError("Unsupported pooling size.")
+
+    monkeypatch.setattr(ort, "InferenceSession", refusing)
+    with pytest.raises(RuntimeError, match="ValueError: Unsupported pooling size"):
+        export_onnx(hint_net, tmp_path / "x.onnx")
+    assert not list(tmp_path.iterdir())

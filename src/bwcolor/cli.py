@@ -503,6 +503,9 @@ def cmd_export(args):
                            annealing_temperature=args.temperature, overwrite=args.overwrite)
     except (ValueError, TypeError, ImportError, FileExistsError) as e:
         raise UsageError(str(e)) from None
+    except RuntimeError as e:  # the converter's fault, not the user's
+        console.log(f"bwcolor export: error: {e}")
+        return EXIT_SOME_FAILED
     console.log(f"wrote {path}: lightness (1, {height}, {width}, 1) -> ab; see the guide's "
                 f"'Export to ONNX' for the steps around it")
     return EXIT_OK

@@ -23,6 +23,7 @@ import warnings
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from bwcolor import _backend, architectures, color, losses
 from bwcolor._arguments import check_int, check_positive
@@ -61,6 +62,9 @@ def export_onnx(colorizer, path, *, height=None, width=None, annealing_temperatu
     ------
     ImportError
         Without the ONNX packages for the current backend.
+    RuntimeError
+        When the converted file does not run in ONNX Runtime like the model (checked whenever
+        ``onnxruntime`` is installed; nothing is written then).
     ValueError, FileExistsError
         For a bad size or temperature, or an existing file without ``overwrite``.
     """
@@ -99,9 +103,39 @@ def export_onnx(colorizer, path, *, height=None, width=None, annealing_temperatu
                        "output": "ab: CIE a*, b* (D65), (1, H/s, W/s, 2) float32"}.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
+    content = proto.SerializeToString()
+    _check_runs_like(graph, content, height, width)
     with atomic_write(path) as f:
-        f.write(proto.SerializeToString())
+        f.write(content)
     return path
+
+
+def _check_runs_like(graph, content, height, width):
+    """Run the file in ONNX Runtime (when installed) on a fixed L* ramp and compare it with the
+    Keras graph: a converter can write a file that does not run (JAX's made a MaxPool ONNX
+    Runtime refuses, for the ``unet``), and such a file is never written."""
+    try:
+        import onnxruntime
+    except ImportError:
+        return
+    ramp = np.linspace(0, 100, height * width, dtype=np.float32).reshape(1, height, width, 1)
+    expected = keras.ops.convert_to_numpy(graph(ramp))
+    try:
+        session = onnxruntime.InferenceSession(content, providers=["CPUExecutionProvider"])
+        got = session.run(None, {"lightness": ramp})[0]
+        problem = None if got.shape == expected.shape else f"output shape {got.shape}"
+        if problem is None and not np.allclose(got, expected, atol=0.05, equal_nan=True):
+            gap = np.nanmax(np.where(np.isnan(got) != np.isnan(expected), np.inf,
+                                     np.abs(got - expected)))
+            problem = f"a*b* up to {gap:.3g} away from the model's"
+    except Exception as e:  # ONNX Runtime's errors have no common base class
+        problem = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:200]}"
+    if problem:
+        other = " (the torch backend converts differently: KERAS_BACKEND=torch)" \
+            if _backend.name() == "jax" else ""
+        raise RuntimeError(f"the {_backend.name()} ONNX converter made a file that does not "
+                           f"reproduce the model in ONNX Runtime ({problem}); nothing was "
+                           f"written{other}")
 
 
 def decoding_model(colorizer, height, width, annealing_temperature):
