@@ -11,9 +11,17 @@ from bwcolor._console import Stopped, stops_unwind
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 
-def test_sigterm_and_sighup_raise_stopped_inside_and_default_after():
+@pytest.fixture
+def default_handlers():
+    """SIGTERM and SIGHUP at their defaults (under nohup SIGHUP starts ignored), put back after."""
+    saved = {s: signal.signal(s, signal.SIG_DFL) for s in (signal.SIGTERM, signal.SIGHUP)}
+    yield
+    for signum, handler in saved.items():
+        signal.signal(signum, handler)
+
+
+def test_sigterm_and_sighup_raise_stopped_inside_and_default_after(default_handlers):
     for signum in (signal.SIGTERM, signal.SIGHUP):
-        assert signal.getsignal(signum) == signal.SIG_DFL
         cleaned = []
         with pytest.raises(Stopped) as info, stops_unwind():
             try:
@@ -26,7 +34,16 @@ def test_sigterm_and_sighup_raise_stopped_inside_and_default_after():
         assert signal.getsignal(signum) == signal.SIG_DFL
 
 
-def test_someone_elses_handler_is_left_alone():
+def test_an_ignored_signal_stays_ignored(default_handlers):
+    """Under nohup SIGHUP is ignored: closing the terminal must not stop the job."""
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    with stops_unwind():
+        assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+        signal.raise_signal(signal.SIGHUP)  # nothing happens
+    assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+
+
+def test_someone_elses_handler_is_left_alone(default_handlers):
     def theirs(signum, frame):
         pass
 
@@ -40,7 +57,7 @@ def test_someone_elses_handler_is_left_alone():
         signal.signal(signal.SIGTERM, previous)
 
 
-def test_outside_the_main_thread_nothing_is_installed():
+def test_outside_the_main_thread_nothing_is_installed(default_handlers):
     seen = []
 
     def work():
