@@ -312,3 +312,25 @@ def test_a_hint_gives_its_hue_where_it_was_placed(tmp_path, degrees):
         assert np.linalg.norm(_mean_ab(after[mirrored])) < 3
     finally:
         page.close()
+
+
+def test_uploads_are_deleted_from_gradios_cache_when_the_app_stops(tmp_path):
+    """Gradio copies every upload into its temp folder; a person's photo must not outlive the
+    page there."""
+    import uuid
+
+    from gradio.utils import get_upload_folder
+
+    p = _Page(_tiny_hint_colorizer())
+    name = f"private-{uuid.uuid4().hex}.png"
+    _textured_gray(tmp_path / name)
+    try:
+        p.upload(tmp_path / name)
+
+        def copies():
+            return [f for _, _, files in os.walk(get_upload_folder()) for f in files if f == name]
+
+        assert copies(), "the test did not find Gradio's copy of the upload"
+    finally:
+        p.close()
+    assert copies() == []

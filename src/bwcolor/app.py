@@ -360,7 +360,11 @@ def build_app(colorizer=None, *, preset="default", max_upload_mb=DEFAULT_MAX_UPL
     if colorizer is None:
         colorizer = Colorizer.from_preset(preset)
     logic = _Logic(gr, colorizer, max_pixels, max_upload_mb)
-    with gr.Blocks(title="bwcolor", analytics_enabled=False) as demo:
+    # Gradio keeps a copy of every upload in its own temp folder: delete_cache removes this
+    # app's copies when it stops (and any older than a day meanwhile), so a person's photos
+    # do not stay on disk after the page is closed.
+    with gr.Blocks(title="bwcolor", analytics_enabled=False,
+                   delete_cache=(3600, 86400)) as demo:
         gr.Markdown("# bwcolor\nDrop black-and-white photos, pick one, and click on it to tell "
                     "the model a color you know." if colorizer.accepts_hints else
                     "# bwcolor\nDrop black-and-white photos and pick one. (This model does not "
