@@ -373,3 +373,27 @@ def test_export_refuses_before_loading_and_writes_one_file(tmp_path, capsys, mon
         code, err = run("export", *args, capsys=capsys)
         assert code == 2 and words in err and len(err.strip().splitlines()) == 1, err
     assert target.read_bytes() == b"keep" and sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]
+
+
+@pytest.mark.slow
+def test_resume_continues_with_the_runs_own_settings(photo_dir, tmp_path, capsys):
+    """--resume without flags: the run's epoch target, batch size, splits and seed, not the
+    defaults (a default validation split would have moved photos between the splits)."""
+    run_dir = tmp_path / "run"
+    code, err = run("train", photo_dir, "-o", run_dir, "--architecture", "wallner_alpha",
+                    "--image-size", "32", "--epochs", "3", "--batch-size", "2",
+                    "--validation-split", "0.2", "--seed", "3", "--degrade",
+                    "--time-budget", "0.001", capsys=capsys)  # stops after its first epoch
+    assert code == 0, err
+    assert json.loads((run_dir / "state.json").read_text())["epoch"] == 1
+    code, err = run("train", photo_dir, "-o", run_dir, "--resume", capsys=capsys)
+    assert code == 0, err
+    state = json.loads((run_dir / "state.json").read_text())
+    assert state["epoch"] == 3
+    training = state["metadata"]["training"]
+    assert (training["epochs"], training["batch_size"], training["validation_split"],
+            training["seed"]) == (3, 2, 0.2, 3)
+    assert training["degradations"] is not None
+    code, err = run("train", photo_dir, "-o", run_dir, "--resume", "--epochs", "4",
+                    "--validation-split", "0.05", capsys=capsys)
+    assert code == 2 and "validation_split=0.2" in err and len(err.strip().splitlines()) == 1

@@ -324,3 +324,15 @@ def test_a_damaged_checkpoint_says_so_before_any_photo_is_read(trained, photo_di
             Colorizer.resume(damaged)
         with pytest.raises(ValueError, match=r"the checkpoint '.*last.keras' is damaged"):
             Colorizer.resume(run).fit(photo_dir, epochs=3, checkpoint_dir=damaged, resume=True)
+
+
+def test_resuming_on_other_split_fractions_is_refused(trained, photo_dir, tmp_path):
+    """The splits hash each path against the fractions: others would move photos between them."""
+    _, run, _ = trained
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    with pytest.raises(ValueError, match=r"split its photos with validation_split=0\.2.*"
+                                         r"Received: validation_split=0\.05"):
+        Colorizer.resume(copy).fit(photo_dir, epochs=3, checkpoint_dir=copy, resume=True,
+                                   verbose=0)
+    assert json.loads((copy / "state.json").read_text())["epoch"] == 2

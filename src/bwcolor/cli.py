@@ -303,8 +303,9 @@ _SKIP_WORDS = {"not_image": "non-image files", "not_regular":
 
 
 # --------------------------------------------------------------------- train
-def _run_config(run):
-    """The config a run folder was trained with (from state.json), or a UsageError."""
+def _run_state(run):
+    """A run folder's state.json (its config, and its training settings in the metadata), or a
+    UsageError."""
     state_path = Path(run) / "state.json"
     if not state_path.is_file() or not (Path(run) / "last.keras").is_file():
         raise UsageError(f"--resume needs a run folder with state.json and last.keras (a run "
@@ -312,7 +313,7 @@ def _run_config(run):
     from bwcolor.training import resume
 
     try:  # the same reading and validation as Colorizer.resume, so the two cannot disagree
-        return resume.read_run_state(run)["config"]
+        return resume.read_run_state(run)
     except ValueError as e:
         raise UsageError(str(e)) from None
 
@@ -363,9 +364,11 @@ def cmd_train(args):
                              f"training photos. Received: {flag} {str(value)!r}")
         if flag == "--cache-dir" and Path(value).exists() and not Path(value).is_dir():
             raise UsageError(f"--cache-dir must be a folder. Received: --cache-dir {str(value)!r}")
+    settings = {}  # a resumed run's own: flags not given take these, not the defaults
     if args.resume:
-        config = _run_config(run)
-        _check_resume_flags(args, config)
+        state = _run_state(run)
+        settings = (state.get("metadata") or {}).get("training") or {}
+        _check_resume_flags(args, state["config"])
         if args.backbone is not None or args.backbone_weights != "imagenet":
             raise UsageError("--backbone and --backbone-weights are the run's own with --resume; "
                              "drop them to continue the run as it was")
@@ -388,13 +391,13 @@ def cmd_train(args):
                                   architecture_config=_backbone_config(args))
     except ValueError as e:
         raise UsageError(str(e)) from None
+    chosen = _training_settings(args, settings)
     try:
-        colorizer.fit(args.data_dir, epochs=args.epochs, batch_size=args.batch_size,
-                      validation_split=args.validation_split, checkpoint_dir=run,
-                      resume=args.resume, degradations=args.degrade, time_budget=args.time_budget,
+        colorizer.fit(args.data_dir, **chosen, checkpoint_dir=run, resume=args.resume,
+                      time_budget=args.time_budget,
                       mixed_precision=None if args.mixed_precision == "none" else args.mixed_precision,
                       cache_dir=None if args.cache_dir == "none" else args.cache_dir,
-                      seed=args.seed, verbose=1 if console.interactive else 2)
+                      verbose=1 if console.interactive else 2)
     except (ValueError, FileNotFoundError, TypeError) as e:
         # One line: a message's further lines repeat the dataset report printed above.
         raise UsageError(str(e).splitlines()[0]) from None
@@ -403,6 +406,25 @@ def cmd_train(args):
         raise
     console.log(f"run folder: {run} (best epoch preset: {run / 'best'})")
     return EXIT_OK
+
+
+def _training_settings(args, run_settings):
+    """fit's epochs, batch size, splits, seed and degradations: the flags given, else the
+    resumed run's own (``run_settings``, from its state.json), else the defaults. A resumed run
+    continues as it was started: to its own epoch count, on its own splits."""
+    d = TRAIN_DEFAULTS
+
+    def pick(flag_value, key):
+        if flag_value is not None:
+            return flag_value
+        return run_settings.get(key, d.get(key))
+
+    degrade = args.degrade if args.degrade is not None else (
+        run_settings.get("degradations") is not None)
+    return {"epochs": pick(args.epochs, "epochs"), "batch_size": pick(args.batch_size, "batch_size"),
+            "validation_split": pick(args.validation_split, "validation_split"),
+            "test_split": run_settings.get("test_split", 0.05), "seed": pick(args.seed, "seed"),
+            "degradations": degrade}
 
 
 def _what_the_run_keeps(args, run):
@@ -414,8 +436,7 @@ def _what_the_run_keeps(args, run):
         return "no epoch finished, so nothing was kept"
     import shlex
 
-    again = shlex.join(["bwcolor", "train", str(args.data_dir), "-o", str(run), "--resume",
-                        "--epochs", str(args.epochs)])
+    again = shlex.join(["bwcolor", "train", str(args.data_dir), "-o", str(run), "--resume"])
     return f"{run} keeps {epoch} finished epochs; continue with: {again}"
 
 
@@ -643,21 +664,25 @@ def _add_train(sub):
                                                 high=presets.MAX_IMAGE_SIZE), default=None,
                    help=f"training crop size in pixels, a multiple the architecture needs "
                    f"(default: {d['image_size']}; with --resume: the run's)")
-    t.add_argument("--epochs", type=_number(int, "epochs", low=1), default=d["epochs"],
-                   help="train until this many epochs are done in all")
-    t.add_argument("--batch-size", type=_number(int, "batch_size", low=1), default=d["batch_size"],
-                   help="photos per step")
+    t.add_argument("--epochs", type=_number(int, "epochs", low=1), default=None,
+                   help=f"train until this many epochs are done in all (default: {d['epochs']}; "
+                   f"with --resume: the run's)")
+    t.add_argument("--batch-size", type=_number(int, "batch_size", low=1), default=None,
+                   help=f"photos per step (default: {d['batch_size']}; with --resume: the run's)")
     t.add_argument("--learning-rate", type=_number(float, "learning_rate", low=0, low_open=True),
                    default=None, help=f"(default: {d['learning_rate']}; with --resume: the run's)")
-    t.add_argument("--validation-split", type=_fraction, default=d["validation_split"],
-                   help="fraction of photos held out for validation, by a stable hash")
+    t.add_argument("--validation-split", type=_fraction, default=None,
+                   help=f"fraction of photos held out for validation, by a stable hash "
+                   f"(default: {d['validation_split']}; with --resume: the run's)")
     t.add_argument("--time-budget", type=_number(float, "time_budget", low=0, low_open=True),
                    default=None, help="stop after the epoch during which this many seconds pass")
     t.add_argument("--mixed-precision", default="auto", choices=["auto", "bfloat16", "float16", "none"],
                    help="auto: bfloat16 on torch with AMX/AVX-512 BF16 CPUs, else float32")
-    t.add_argument("--degrade", action="store_true", help="old-photo degradations on input L")
-    t.add_argument("--seed", type=_number(int, "seed", low=0), default=d["seed"],
-                   help="seed for shuffling and augmentation")
+    t.add_argument("--degrade", action="store_true", default=None,
+                   help="old-photo degradations on input L (with --resume: as the run had them)")
+    t.add_argument("--seed", type=_number(int, "seed", low=0), default=None,
+                   help=f"seed for shuffling and augmentation (default: {d['seed']}; with "
+                   f"--resume: the run's)")
     t.add_argument("--resume", action="store_true",
                    help="continue the run in -o with its own architecture, size and loss")
     t.add_argument("--cache-dir", default="auto",

@@ -145,6 +145,19 @@ def check_data_source(data_source):
         raise FileNotFoundError(f"training data not found. Received: data_source={str(data_source)!r}")
 
 
+def check_same_splits(o, state):
+    """A resumed run keeps its split fractions: others would move photos between training,
+    validation and test (the split is a hash of each path against the fractions), so the
+    validation loss that picks best/ would be measured on photos the net trained on."""
+    recorded = (state.get("metadata") or {}).get("training") or {}
+    for name in ("validation_split", "test_split"):
+        if name in recorded and float(getattr(o, name)) != float(recorded[name]):
+            raise ValueError(
+                f"the run being resumed split its photos with {name}={recorded[name]!r}; "
+                f"another fraction would move photos between training and held-out splits. "
+                f"Pass {name}={recorded[name]!r}. Received: {name}={getattr(o, name)!r}")
+
+
 def check_batches(dataset, model, output_stride, name="data_source"):
     """A PyDataset's first batch against the net, before training: (B, H, W, C) inputs with the
     net's C channels and (B, H / stride, W / stride, 2) a*b* targets. A ValueError naming the

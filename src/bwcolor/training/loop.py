@@ -87,6 +87,7 @@ def _open(colorizer, run, o):
     if not o.resume:
         return resume.Start(), devices.resolve_mixed_precision(o.mixed_precision)
     start = resume.open_run(run, colorizer.config)
+    checks.check_same_splits(o, start.state)
     colorizer.config = start.state["config"]
     colorizer.metadata = start.state.get("metadata", {})
     return start, None
@@ -139,6 +140,7 @@ def _record_settings(colorizer, o, td, cached=False):
     colorizer.metadata.setdefault("training", {}).update({
         "backbone_features": "cache" if cached else "every_step",
         "epochs": o.epochs, "batch_size": o.batch_size, "seed": o.seed,
+        "validation_split": float(o.validation_split), "test_split": float(o.test_split),
         "mixed_precision": colorizer.config["mixed_precision"], "backend": _backend.name(),
         "devices": _backend.devices(), "time_budget": o.time_budget,
         "degradations": td.degradations.get_config() if td.degradations else None,
