@@ -71,3 +71,13 @@ def test_fit_refuses_a_run_folder_another_training_holds(tmp_path, photo_dir, mo
             c.fit(photo_dir, checkpoint_dir=run, verbose=0)
     finally:
         _stop(proc)
+
+
+def test_without_locking_the_fit_goes_on_and_leaves_no_lock_file(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "fcntl", None)  # as on Windows
+    with run_lock(tmp_path / "run"):
+        (tmp_path / "run" / "state.json").write_text("{}")
+    assert [p.name for p in (tmp_path / "run").iterdir()] == ["state.json"]
+    with pytest.raises(RuntimeError), run_lock(tmp_path / "new"):
+        raise RuntimeError("failed before its first checkpoint")
+    assert not (tmp_path / "new").exists()

@@ -41,15 +41,18 @@ def run_lock(run):
     run.mkdir(parents=True, exist_ok=True)
     path = run / LOCK_FILE
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    held = False
+    ours = False  # the file is this process's to remove: locked, or no locking here
     try:
-        held = _try_lock(fd, path, run)
-        if held:
+        ours = True
+        if _try_lock(fd):
             os.ftruncate(fd, 0)
             os.write(fd, f"{os.getpid()}\n".encode())
         yield
+    except _Taken:
+        ours = False  # the holder's file
+        raise _Taken.error(path, run) from None
     finally:
-        if held:
+        if ours:
             with contextlib.suppress(OSError):
                 os.remove(path)  # before unlocking: the next fit makes its own
         os.close(fd)
@@ -58,8 +61,22 @@ def run_lock(run):
                 folder.rmdir()
 
 
-def _try_lock(fd, path, run):
-    """True when locked; False when locking is not available here; ValueError when taken."""
+class _Taken(Exception):
+    """Another process holds the run folder."""
+
+    @staticmethod
+    def error(path, run):
+        try:
+            owner = path.read_text(encoding="utf-8").strip() or "unknown"
+        except OSError:
+            owner = "unknown"
+        return ValueError(f"the run folder is in use by another training (process {owner}); "
+                          f"wait for it to finish, or train into another folder. "
+                          f"Received: checkpoint_dir={str(run)!r}")
+
+
+def _try_lock(fd):
+    """True when locked; False when locking is not available here; _Taken when held."""
     try:
         import fcntl
     except ImportError:
@@ -67,13 +84,7 @@ def _try_lock(fd, path, run):
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        try:
-            owner = path.read_text(encoding="utf-8").strip() or "unknown"
-        except OSError:
-            owner = "unknown"
-        raise ValueError(f"the run folder is in use by another training (process {owner}); wait "
-                         f"for it to finish, or train into another folder. "
-                         f"Received: checkpoint_dir={str(run)!r}") from None
+        raise _Taken from None
     except OSError:  # ENOLCK and the like: a file system without locks
         return False
     return True
