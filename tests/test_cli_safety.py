@@ -270,7 +270,8 @@ def test_help_version_and_seed():
     r = bwcolor("train", "--help")
     assert r.returncode == 0
     shown = " ".join(r.stdout.split())  # argparse wraps lines at the terminal width
-    for text in ("--seed", "(default: 16)", "default: 256", "wallner_beta", "(default: 10)"):
+    for text in ("--seed", "default: 16; with --resume: the run's", "default: 256", "wallner_beta",
+                 "default: 10; with --resume: the run's"):
         assert text in shown, text
     shown = " ".join(bwcolor("colorize", "--help").stdout.split())
     for text in ("--suffix", "--ext {jpg,png,tif,webp}", "--overwrite", "(never inputs)"):

@@ -588,7 +588,8 @@ def build_parser():
     from bwcolor import __version__
 
     p = _Parser(prog="bwcolor", description="Colorize black-and-white photos.",
-                epilog="Exit codes: 0 done, 1 some inputs failed, 2 usage error.",
+                epilog="Exit codes: 0 done, 1 some inputs failed, 2 usage error, 128 + the signal "
+                "when stopped (130 Ctrl-C, 143 SIGTERM).",
                 formatter_class=_Formatter)
     p.add_argument("--version", action="version", version=f"bwcolor {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
