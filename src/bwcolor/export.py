@@ -25,9 +25,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from bwcolor import _backend, architectures, color, losses
+from bwcolor import _backend, architectures
 from bwcolor._arguments import check_int, check_positive
 from bwcolor._io import atomic_write, temp_name
+from bwcolor.color import ops as color_ops
 
 __all__ = ["INSTALL_MESSAGE", "export_onnx"]
 
@@ -143,14 +144,10 @@ def decoding_model(colorizer, height, width, annealing_temperature):
     net = colorizer._predictor(hints=False)  # float32; a hint net's automatic part
     channels = net.inputs[0].shape[-1]
     lightness = keras.Input((height, width, 1), batch_size=1, name="lightness")
-    x = color.ops.lightness_to_input(lightness)
+    x = color_ops.lightness_to_input(lightness)
     if channels > 1:  # hint channels, all zero: no hints
         x = keras.ops.pad(x, [[0, 0], [0, 0], [0, 0], [0, channels - 1]])
-    out = net(x)
-    if colorizer.head == "classification":
-        ab = losses.annealed_mean(out, colorizer.bins, annealing_temperature)
-    else:
-        ab = color.ops.target_to_ab(keras.ops.cast(out, "float32"))
+    ab = colorizer.postprocessor.decode(net(x), annealing_temperature)
     return keras.Model(lightness, ab, name="bwcolor_decoding")
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from bwcolor import color, losses
+from bwcolor.color import ops as color_ops
 
 __all__ = ["Postprocessor", "box_mean", "guided_upsample", "join", "spread_hints"]
 
@@ -67,12 +68,16 @@ class Postprocessor:
                 output = np.log(0.5 * (_softmax(output) + _softmax(flipped)) + 1e-12)
             else:
                 output = 0.5 * (output + flipped)
-        if self.head == "classification":
-            ab = keras.ops.convert_to_numpy(losses.annealed_mean(output, self.bins,
-                                                                 annealing_temperature))
-        else:
-            ab = color.target_to_ab(output)
+        ab = keras.ops.convert_to_numpy(self.decode(output, annealing_temperature))
         return ab.astype(np.float32)
+
+    def decode(self, output, annealing_temperature=losses.DEFAULT_TEMPERATURE):
+        """Model output (..., K or 2) -> a*b* (..., 2) in Lab units, in ``keras.ops`` (a tensor,
+        or a symbolic one in a functional model, as :mod:`bwcolor.export` builds): the annealed
+        mean of a classification head's bins, or a regression head's scaling."""
+        if self.head == "classification":
+            return losses.annealed_mean(output, self.bins, annealing_temperature)
+        return color_ops.target_to_ab(keras.ops.cast(output, "float32"))
 
     def join(self, lightness, ab_small, refine_chroma=False, hints=None):
         """The photo's L* (H, W) and its predicted a*b* (h, w, 2) -> uint8 sRGB (H, W, 3);
