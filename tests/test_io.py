@@ -112,3 +112,21 @@ def test_liveness_is_never_probed_with_a_signal_off_posix(monkeypatch):
     monkeypatch.setattr(os, "name", "nt")
     monkeypatch.setattr(os, "kill", must_not_be_called)
     assert _io._alive(12345)
+
+
+def test_without_file_numbers_files_are_told_apart_by_path(tmp_path, monkeypatch):
+    """Some network shares report inode 0 for every file: identity is unknown, paths decide."""
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    a.write_bytes(b"a")
+    b.write_bytes(b"b")
+    assert _io.same_file(a, tmp_path / "." / "a.png") and not _io.same_file(a, b)
+    real_stat = os.stat
+
+    def no_numbers(path, *args, **kwargs):
+        st = real_stat(path, *args, **kwargs)
+        return os.stat_result((st.st_mode, 0, *tuple(st)[2:]))
+
+    monkeypatch.setattr(os, "stat", no_numbers)
+    assert _io.file_identity(a) is None
+    assert _io.same_file(a, tmp_path / "." / "a.png") and not _io.same_file(a, b)
+    assert not _io.same_file(tmp_path / "missing.png", tmp_path / "missing.png")

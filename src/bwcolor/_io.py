@@ -21,7 +21,7 @@ import socket
 import uuid
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_write", "atomic_write_json", "file_identity", "remove_stale_temp_files",
+__all__ = ["atomic_path", "atomic_write", "atomic_write_json", "file_identity", "remove_stale_temp_files", "same_file",
            "temp_name", "temporary_folder"]
 
 _PREFIX = ".bwcolor-"
@@ -49,7 +49,18 @@ def file_identity(path):
         st = os.stat(path)
     except (OSError, ValueError):
         return None
-    return (st.st_dev, st.st_ino)
+    # 0: a file system without file numbers (some network shares on Windows), where every file
+    # would look the same; callers then compare paths.
+    return (st.st_dev, st.st_ino) if st.st_ino else None
+
+
+def same_file(a, b):
+    """Whether paths ``a`` and ``b`` name one existing file: by :func:`file_identity`, or by
+    real path where a file system gives no identity."""
+    ident = file_identity(a)
+    if ident is not None:
+        return ident == file_identity(b)
+    return os.path.exists(a) and os.path.realpath(a) == os.path.realpath(b)
 
 
 def _fsync_folder(folder):

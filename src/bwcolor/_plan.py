@@ -153,18 +153,22 @@ def plan_outputs(inputs, output, *, suffix="", ext=None):
     candidates, input_files = _candidates(unique, output, file_mode, plan)
     jobs = _name_outputs(candidates, output, suffix, OUTPUT_EXTENSIONS[ext or "png"], plan)
     _refuse_unsafe(jobs, input_files)
-    plan.jobs = []
-    for src, dst in jobs:
-        size = len(os.fsencode(dst.name))
-        if size > NAME_MAX:  # that photo fails, with the reason; the others go on
-            plan.failures.append((src, f"its output name would be {size} bytes, more than a file "
-                                       f"name may have ({NAME_MAX}); shorten --suffix or the "
-                                       f"photo's name. Received: {dst.name[:40]!r}..."))
-        else:
-            plan.jobs.append((src, dst))
-    if not plan.jobs and plan.failures and len(plan.failures) == len(jobs):
-        raise PlanError(plan.failures[0][1])
+    reasons = [_name_too_long(dst) for _, dst in jobs]
+    too_long = [(src, why) for (src, _), why in zip(jobs, reasons) if why]
+    if jobs and len(too_long) == len(jobs) and not plan.failures:  # the suffix: a usage error
+        raise PlanError(too_long[0][1])
+    plan.failures += too_long  # those photos fail, with the reason; the others go on
+    plan.jobs = [job for job, why in zip(jobs, reasons) if not why]
     return plan
+
+
+def _name_too_long(dst):
+    """Why ``dst``'s file name cannot exist (over NAME_MAX bytes), or None."""
+    size = len(os.fsencode(dst.name))
+    if size <= NAME_MAX:
+        return None
+    return (f"its output name would be {size} bytes, more than a file name may have "
+            f"({NAME_MAX}); shorten --suffix or the photo's name. Received: {dst.name[:40]!r}...")
 
 
 def _unique_inputs(inputs):
@@ -276,12 +280,10 @@ def _refuse_unsafe(jobs, input_files):
                             f"{str(owners[dst])!r} and {str(src)!r}; colorize them separately "
                             f"or rename one")
         owners[dst] = src
-        if _real(dst) in input_files:
-            raise PlanError(f"the output {str(dst)!r} would overwrite the input "
-                            f"{str(_real(dst))!r}; choose another output folder, --suffix or "
-                            f"--ext (--overwrite never replaces inputs)")
-        same = inputs_by_id.get(file_identity(dst))
+        real = _real(dst)
+        same = real if real in input_files else inputs_by_id.get(file_identity(dst))
         if same is not None:
-            raise PlanError(f"the output {str(dst)!r} is the input {str(same)!r} under another "
-                            f"name (a hard link); choose another output folder, --suffix or "
-                            f"--ext (--overwrite never replaces inputs)")
+            other_name = "" if same == real else " under another name (a hard link)"
+            raise PlanError(f"the output {str(dst)!r} would overwrite the input {str(same)!r}"
+                            f"{other_name}; choose another output folder, --suffix or --ext "
+                            f"(--overwrite never replaces inputs)")

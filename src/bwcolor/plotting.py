@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bwcolor._io import atomic_path, file_identity
+from bwcolor._io import atomic_path, same_file
 
 __all__ = ["plot_comparison", "plot_history"]
 
@@ -41,9 +41,8 @@ def _check_target(path, overwrite, images=()):
     not create. ``bwcolor compare`` calls it before loading any model."""
     if path is None:
         return
-    target = file_identity(path)  # any name of a shown photo: a link, another spelling
-    if target is not None and any(isinstance(i, (str, os.PathLike)) and file_identity(i) == target
-                                  for i in images):
+    # Any name of a shown photo: a link, another spelling on a case-insensitive disk.
+    if any(isinstance(i, (str, os.PathLike)) and same_file(path, i) for i in images):
         raise ValueError(f"path would overwrite one of the images. Received: path={str(path)!r}")
     if not overwrite and Path(path).exists():
         raise FileExistsError(f"the picture's path exists; pass overwrite=True to replace it. "
