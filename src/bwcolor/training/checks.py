@@ -16,6 +16,7 @@ from bwcolor._arguments import check_fraction, check_int, check_positive
 from bwcolor._io import temp_name
 from bwcolor.training import features
 from bwcolor.training.loaders import resolve_workers
+from bwcolor.training.run_lock import missing_folders
 
 
 @dataclasses.dataclass(frozen=True)
@@ -184,9 +185,8 @@ def check_run_folder(run, n_params):
     """Before the photos are scanned: the run folder can be written (or made) and has room for
     checkpoints. A missing folder is not made here (the first checkpoint makes it), so a fit
     that fails on its photos leaves no empty run folder behind."""
-    existing = run
-    while not existing.exists() and existing.parent != existing:
-        existing = existing.parent
+    missing = missing_folders(run)
+    existing = missing[-1].parent if missing else run
     if not existing.is_dir():
         what = "is a file" if existing == run else f"cannot be made: {str(existing)!r} is a file"
         raise ValueError(f"the run folder {what}. Received: checkpoint_dir={str(run)!r}")

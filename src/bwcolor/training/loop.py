@@ -43,13 +43,13 @@ def _fit_holding_the_run(colorizer, data_source, o, run):
     device_crops, rgb_targets = devices.place_crops_and_targets(o, start.model, hints)
     cached = features.use_cache(colorizer.model, o, data_source, device_crops, start.model)
     splits = _scan(colorizer, data_source, o)
+    stride = architectures.output_stride(colorizer.model)
     if splits is None:  # a PyDataset: its batches' shapes, before the first step
-        stride = architectures.output_stride(colorizer.model)
         checks.check_batches(data_source, colorizer.model, stride)
         if o.validation_data is not None:
             checks.check_batches(o.validation_data, colorizer.model, stride, "validation_data")
     with loaders.training_data(data_source, o, splits, image_size=colorizer.config["image_size"],
-                               output_stride=architectures.output_stride(colorizer.model),
+                               output_stride=stride,
                                device_crops=device_crops, rgb_targets=rgb_targets,
                                hints=hints) as td:
         # Only now, with usable data in hand, change the model: a failed fit leaves it as it was.

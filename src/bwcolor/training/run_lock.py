@@ -17,6 +17,15 @@ from pathlib import Path
 LOCK_FILE = ".bwcolor-run.lock"
 
 
+def missing_folders(path):
+    """The folders from ``path`` up that do not exist yet, deepest first (empty if it exists)."""
+    missing = []
+    while not path.exists() and path.parent != path:
+        missing.append(path)
+        path = path.parent
+    return missing
+
+
 @contextlib.contextmanager
 def run_lock(run):
     """Hold ``run`` (a Path, or None for no folder) for this process while inside.
@@ -33,50 +42,35 @@ def run_lock(run):
         yield
         return
     run = Path(run)
-    made = []
-    folder = run
-    while not folder.exists() and folder.parent != folder:
-        made.append(folder)
-        folder = folder.parent
+    made = missing_folders(run)
     run.mkdir(parents=True, exist_ok=True)
     path = run / LOCK_FILE
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    ours = False  # the file is this process's to remove: locked, or no locking here
     try:
-        ours = True
-        if _try_lock(fd):
+        if _try_lock(fd, path, run):  # a held folder raises here: its file is the holder's
             os.ftruncate(fd, 0)
             os.write(fd, f"{os.getpid()}\n".encode())
+    except BaseException:
+        _release(fd, made)
+        raise
+    try:
         yield
-    except _Taken:
-        ours = False  # the holder's file
-        raise _Taken.error(path, run) from None
     finally:
-        if ours:
-            with contextlib.suppress(OSError):
-                os.remove(path)  # before unlocking: the next fit makes its own
-        os.close(fd)
-        for folder in made:  # deepest first; one with anything in it stays
-            with contextlib.suppress(OSError):
-                folder.rmdir()
+        with contextlib.suppress(OSError):
+            os.remove(path)  # before unlocking: the next fit makes its own
+        _release(fd, made)
 
 
-class _Taken(Exception):
-    """Another process holds the run folder."""
-
-    @staticmethod
-    def error(path, run):
-        try:
-            owner = path.read_text(encoding="utf-8").strip() or "unknown"
-        except OSError:
-            owner = "unknown"
-        return ValueError(f"the run folder is in use by another training (process {owner}); "
-                          f"wait for it to finish, or train into another folder. "
-                          f"Received: checkpoint_dir={str(run)!r}")
+def _release(fd, made):
+    os.close(fd)
+    for folder in made:  # deepest first; one with anything in it stays
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
-def _try_lock(fd):
-    """True when locked; False when locking is not available here; _Taken when held."""
+def _try_lock(fd, path, run):
+    """True when locked; False when locking is not available here; ValueError when another
+    process holds the folder."""
     try:
         import fcntl
     except ImportError:
@@ -84,7 +78,13 @@ def _try_lock(fd):
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        raise _Taken from None
+        try:
+            owner = path.read_text(encoding="utf-8").strip() or "unknown"
+        except OSError:
+            owner = "unknown"
+        raise ValueError(f"the run folder is in use by another training (process {owner}); "
+                         f"wait for it to finish, or train into another folder. "
+                         f"Received: checkpoint_dir={str(run)!r}") from None
     except OSError:  # ENOLCK and the like: a file system without locks
         return False
     return True
