@@ -286,7 +286,7 @@ def test_cli_defaults_and_choices_equal_the_api():
     d = cli.TRAIN_DEFAULTS
     for key in ("architecture", "image_size", "loss", "learning_rate"):
         assert d[key] == init[key].default, key
-    for key in ("epochs", "batch_size", "validation_split", "seed"):
+    for key in ("epochs", "batch_size", "validation_split", "test_split", "seed"):
         assert d[key] == fit[key].default, key
     assert list(cli.ARCHITECTURES) == architectures.available()
     assert sorted(cli.LOSSES) == sorted(losses.available())

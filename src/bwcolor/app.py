@@ -19,6 +19,7 @@ Examples
 from __future__ import annotations
 
 import atexit
+import itertools
 import os
 import re
 import shutil
@@ -168,13 +169,10 @@ class _Session:
         stem, ext = os.path.splitext(file_name)
         stem = stem[:100] or "photo"  # within NAME_MAX, whatever name the browser sent
         taken = {photo.result_file for photo in self.photos.values()}
-        candidates = [f"{stem}_color.png"]
-        if ext.strip("."):
-            candidates.append(f"{stem}_{ext.lstrip('.').lower()[:12]}_color.png")
-        result, n = next((c for c in candidates if c not in taken), None), 1
-        while result is None or result in taken:
-            n += 1
-            result = f"{stem}_color ({n}).png"
+        tagged = [f"{stem}_{ext.lstrip('.').lower()[:12]}_color.png"] if ext.strip(".") else []
+        numbered = (f"{stem}_color ({n}).png" for n in itertools.count(2))
+        result = next(c for c in itertools.chain([f"{stem}_color.png"], tagged, numbered)
+                      if c not in taken)
         self.photos[name] = _Photo(name, image, result)
         self.current = name
         return name

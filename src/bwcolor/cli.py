@@ -31,7 +31,7 @@ LOSSES = ("classification", "huber", "l1", "mse")
 # The API's defaults (a test checks they equal Colorizer's and Colorizer.fit's signatures).
 TRAIN_DEFAULTS = {"architecture": "default", "image_size": 256, "loss": "auto",
                   "learning_rate": 1e-3, "epochs": 10, "batch_size": 16,
-                  "validation_split": 0.05, "seed": 0}
+                  "validation_split": 0.05, "test_split": 0.05, "seed": 0}
 
 console = Console()
 
@@ -423,18 +423,21 @@ def _training_settings(args, run_settings):
         run_settings.get("degradations") is not None)
     return {"epochs": pick(args.epochs, "epochs"), "batch_size": pick(args.batch_size, "batch_size"),
             "validation_split": pick(args.validation_split, "validation_split"),
-            "test_split": run_settings.get("test_split", 0.05), "seed": pick(args.seed, "seed"),
+            "test_split": pick(None, "test_split"), "seed": pick(args.seed, "seed"),
             "degradations": degrade}
 
 
 def _what_the_run_keeps(args, run):
     """For an interrupted ``train``: the epochs its run folder keeps and the command that
     continues it, or that it kept none."""
-    try:
-        epoch = json.loads((run / "state.json").read_text(encoding="utf-8"))["epoch"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return "no epoch finished, so nothing was kept"
     import shlex
+
+    from bwcolor.training import resume
+
+    try:
+        epoch = resume.read_run_state(run)["epoch"]
+    except ValueError:  # no state.json and last.keras yet
+        return "no epoch finished, so nothing was kept"
 
     again = shlex.join(["bwcolor", "train", str(args.data_dir), "-o", str(run), "--resume"])
     return f"{run} keeps {epoch} finished epochs; continue with: {again}"

@@ -62,18 +62,20 @@ def temporary_cache(n_photos, image_size):
     lacks room for them: at most ~2 x 3 x (1.5 S)^2 bytes a photo (training crops' source size,
     aspect up to 2:1), and never more than half the free space."""
     folder = tempfile.gettempdir()
-    _io.remove_stale_temp_files(folder)  # first, so the room they took counts as free
+    # Named for its process, so the next run removes it if this one is killed before its
+    # cleanup (SIGKILL, power loss): decoded photos can take gigabytes. Made first: making it
+    # removes dead runs' caches, so the room they took counts as free below.
+    cache = _io.temporary_folder(folder)
     needed = n_photos * 2 * 3 * math.ceil(1.5 * image_size) ** 2
-    free = shutil.disk_usage(folder).free
+    free = shutil.disk_usage(cache).free
     if needed > free / 2:
+        cache.rmdir()
         warnings.warn(f"not caching decoded photos: they may need {needed / 2**30:.1f} GiB and "
                       f"{folder} has {free / 2**30:.1f} GiB free. Every crop decodes its photo "
                       f"again (slow); pass cache_dir= a folder with room, or None to silence this",
                       stacklevel=6)
         return None
-    # Named for its process, so the next run removes it if this one is killed before its
-    # cleanup (SIGKILL, power loss): decoded photos can take gigabytes.
-    return _io.temporary_folder(folder)
+    return cache
 
 
 def scan_photos(data_source, o, image_size):
