@@ -186,9 +186,15 @@ class Colorizer(PresetModel):
         images : path, PIL image, numpy array (uint8, or float in [0, 1]; H x W or H x W x 1/3/4),
             or a list of these
         render_size : int, optional
+            The short side, in pixels, at which the model sees each photo (default: the
+            training size, ``config["image_size"]``), in [32, 2048]; :meth:`render_shape` gives
+            the exact shape a photo gets. Larger gives finer color boundaries and costs time;
+            the output keeps the photo's own size either way.
         annealing_temperature : float, optional
             For classification heads; lower is more vivid.
         batch_size : int
+            At most this many photos of one render shape go through the model in one call
+            (default 8). It changes speed and memory use, not the colors.
         flip_average, refine_chroma : bool
             Average with the mirrored photo's prediction (2x model time); guided-filter ab on L*.
         hints : list, optional
