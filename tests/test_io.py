@@ -130,3 +130,28 @@ def test_without_file_numbers_files_are_told_apart_by_path(tmp_path, monkeypatch
     assert _io.file_identity(a) is None
     assert _io.same_file(a, tmp_path / "." / "a.png") and not _io.same_file(a, b)
     assert not _io.same_file(tmp_path / "missing.png", tmp_path / "missing.png")
+
+
+def test_an_output_is_found_among_the_inputs_under_any_name(tmp_path):
+    """The one check every command makes: by real path, by file identity, and folders whole."""
+    preset = tmp_path / "p"
+    preset.mkdir()
+    weights = preset / "model.weights.h5"
+    weights.write_bytes(b"w")
+    photos = tmp_path / "photos"
+    (photos / "sub").mkdir(parents=True)
+    (photos / "sub" / "a.jpg").write_bytes(b"a")
+    os.link(weights, tmp_path / "linked.onnx")
+    (tmp_path / "symlinked.onnx").symlink_to(weights)
+    reads = _io.InputFiles([weights, photos])
+    assert reads.find(tmp_path / "p" / "." / "model.weights.h5") == (weights, "")
+    assert reads.find(tmp_path / "symlinked.onnx") == (weights, "")
+    assert reads.find(tmp_path / "linked.onnx") == (weights, " under another name (a hard link)")
+    assert reads.find(photos / "sub" / "new.png")[0] == photos
+    assert reads.find(tmp_path / "photos" / "..")[1] == " (it lies inside the output)"
+    assert reads.find(tmp_path / "other.onnx") is None
+    assert reads.find(preset / "new.onnx") is None
+    with pytest.raises(_io.OutputIsInputError, match=r"would overwrite .*model\.weights\.h5.*"
+                       r"which this command reads; choose another -o"):
+        reads.check(tmp_path / "linked.onnx", advice="choose another -o")
+    reads.check(tmp_path / "other.onnx", advice="-")  # not read: fine
