@@ -47,3 +47,27 @@ def test_docs_check_passes_a_complete_site_and_names_what_is_missing(tmp_path):
     assert any("4 tables" in p for p in problems)
     assert checker.main([str(tmp_path / "partial")]) == 1
     assert checker.check(tmp_path / "nothing")[0].startswith("no built documentation")
+
+
+def _undocumented_parameters(function):
+    """Parameters of ``function`` that its numpydoc does not describe: not named under
+    Parameters, or named with a bare type (``int``) and no text."""
+    import inspect
+
+    from numpydoc.docscrape import FunctionDoc
+
+    described = {}
+    for parameter in FunctionDoc(function)["Parameters"]:
+        kind = parameter.type.replace(", optional", "").strip()
+        says_something = bool(" ".join(parameter.desc).strip()) or any(c in kind for c in " ,{")
+        for name in parameter.name.split(","):
+            described[name.strip()] = says_something
+    return [name for name in inspect.signature(function).parameters
+            if name not in ("self", "cls") and not described.get(name, False)]
+
+
+def test_the_colorizers_workflow_methods_describe_every_parameter():
+    from bwcolor import Colorizer
+
+    for method in ("fit", "colorize", "evaluate", "resume", "save", "from_preset"):
+        assert _undocumented_parameters(getattr(Colorizer, method)) == [], method

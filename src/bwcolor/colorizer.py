@@ -237,6 +237,11 @@ class Colorizer(PresetModel):
         data_source : folder or list of paths
         split : {None, "train", "validation", "test"}
             Score only that split (same hash split as ``fit``, with 5% / 5% held out).
+        size : int, optional
+            The short side photos are resized to before their center crop is taken (default:
+            the training size); also the render size they are colorized at.
+        annealing_temperature : float, optional
+            As in :meth:`colorize`; default: the model's own.
         per_image : bool
             Also return each photo's scores, under ``"per_image"`` (with its ``"path"``), e.g.
             to see on how many photos one model beats another.
