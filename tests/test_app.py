@@ -44,7 +44,7 @@ def test_app_without_gradio_exits_2_in_one_line(monkeypatch, capsys):
     for name in [m for m in sys.modules if m == "gradio" or m.startswith("gradio.")]:
         monkeypatch.delitem(sys.modules, name)
     loaded = []
-    monkeypatch.setattr(cli, "_load_colorizer", loaded.append)  # must not be reached
+    monkeypatch.setattr(cli._common, "load_colorizer", loaded.append)  # must not be reached
     assert cli.main(["app"]) == cli.EXIT_USAGE
     captured = capsys.readouterr()
     assert captured.err.splitlines() == [INSTALL_LINE] and not captured.out

@@ -64,7 +64,7 @@ def no_model_load(monkeypatch):
     def refuse(name):
         raise AssertionError("a model was loaded for a command that must stop before that")
 
-    monkeypatch.setattr(cli, "_load_colorizer", refuse)
+    monkeypatch.setattr(cli._common, "load_colorizer", refuse)
 
 
 # ------------------------------------------------------------------------ what keys name
@@ -196,7 +196,7 @@ def test_hints_need_a_model_with_hint_channels(scans, tmp_path, models, capsys, 
 
 def test_the_loaded_model_is_checked_too(scans, tmp_path, models, capsys, monkeypatch):
     """Should a config ever claim hint channels the built net lacks, no photo is colorized."""
-    monkeypatch.setattr(cli, "_check_model", lambda name: {"architecture_config": {"hints": True}})
+    monkeypatch.setattr(cli._common, "check_model", lambda name: {"architecture_config": {"hints": True}})
     monkeypatch.setattr(Colorizer, "colorize", lambda *a, **k: pytest.fail("colorized"))
     hints = write(tmp_path / "h.json", [RED])
     code, err = run(capsys, "colorize", scans / "a.jpg", "-o", tmp_path / "out.png",
@@ -224,7 +224,7 @@ def test_hints_never_change_which_files_are_written(scans, tmp_path, models, cap
     assert run(capsys, "colorize", scans, "-o", out, "--model", models / "hints")[0] == 0
     before = digest(out)
     hints = write(tmp_path / "h.json", {"a.jpg": [RED]})
-    monkeypatch.setattr(cli, "_load_colorizer", lambda name: pytest.fail("nothing to do"))
+    monkeypatch.setattr(cli._common, "load_colorizer", lambda name: pytest.fail("nothing to do"))
     code, err = run(capsys, "colorize", scans, "-o", out, "--model", models / "hints",
                     "--hints", hints)
     assert code == 0 and "colorized 0, skipped 3 existing" in err

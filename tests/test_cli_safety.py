@@ -45,7 +45,7 @@ def no_model_load(monkeypatch):
     def refuse(name):
         raise AssertionError("a model was loaded for a command that must stop before that")
 
-    monkeypatch.setattr(cli, "_load_colorizer", refuse)
+    monkeypatch.setattr(cli._common, "load_colorizer", refuse)
 
 
 def bwcolor(*args, timeout=240, **kw):
@@ -124,7 +124,7 @@ def test_nothing_to_do_loads_no_model(scans, tmp_path, tiny_model, capsys, monke
     def refuse(name):
         raise AssertionError("loaded a model with nothing to do")
 
-    monkeypatch.setattr(cli, "_load_colorizer", refuse)
+    monkeypatch.setattr(cli._common, "load_colorizer", refuse)
     code, err = run("colorize", scans, "-o", out, "--model", tiny_model, capsys=capsys)
     assert code == 0 and "colorized 0, skipped 2 existing" in err
 
@@ -367,7 +367,7 @@ def test_export_refuses_before_loading_and_writes_one_file(tmp_path, capsys, mon
     pytest.importorskip("onnx", reason='the onnx extra is not installed: pip install "bwcolor[onnx]"')
     target = tmp_path / "m.onnx"
     target.write_bytes(b"keep")
-    monkeypatch.setattr(cli, "_load_colorizer", lambda name: pytest.fail("loaded a model"))
+    monkeypatch.setattr(cli._common, "load_colorizer", lambda name: pytest.fail("loaded a model"))
     for args, words in ((["-o", target], "-o exists; pass --overwrite"),
                         (["-o", tmp_path], "not a folder"),
                         (["-o", tmp_path / "n.onnx", "--model", "nope"], "--model: not a preset")):
