@@ -52,7 +52,7 @@ def test_imports_with_no_environment_set():
 # strictly lower layers (and its own package). A new module fails the test until it is placed
 # here.
 LAYERS = {
-    "_backend": 0, "_io": 0, "_arguments": 0,
+    "_backend": 0, "_io": 0, "_arguments": 0, "_version": 0,
     "color": 1,
     "hints": 2,
     "data": 3,
@@ -100,9 +100,12 @@ def _import_graph():
     ``from bwcolor import x``. Importing ``a.b.c`` also runs packages ``a.b`` and ``a``: those
     count too, except the importer's own packages, which are already running.
 
-    The package root ``bwcolor`` is a facade (``__version__``, lazy public names): its lazy
-    ``__getattr__`` imports are left out, and ``from bwcolor import Colorizer`` counts as an
-    import of the module the facade takes ``Colorizer`` from.
+    The package root ``bwcolor`` is a facade (``__version__``, lazy public names), whose edges
+    are its imports, the lazy ``__getattr__`` ones included: ``from bwcolor import Colorizer``
+    counts as an import of the module the facade takes ``Colorizer`` from, and ``import bwcolor``
+    or ``from bwcolor import __version__`` (a name that is neither) as an import of the root
+    itself, so a module under ``colorizer`` that reads the root closes a loop through
+    ``__getattr__``.
     """
     import ast
 
@@ -120,11 +123,11 @@ def _import_graph():
         for node in ast.walk(tree):
             if id(node) in skipped or not isinstance(node, (ast.Import, ast.ImportFrom)):
                 continue
-            if name == "bwcolor":
-                break  # the facade's own lazy imports
             targets = []
             if isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]
+                edges |= {("bwcolor", node.lineno) for a in node.names
+                          if a.name == "bwcolor" and name != "bwcolor"}
             else:
                 base = node.module or ""
                 if node.level:  # relative import
@@ -136,6 +139,8 @@ def _import_graph():
                         targets.append(sub)
                     elif base == "bwcolor" and a.name in facade:
                         targets.append(facade[a.name])
+                    elif base == "bwcolor":
+                        edges.add(("bwcolor", node.lineno))  # a name the root defines
                     else:
                         targets.append(base)
             for target in targets:

@@ -12,10 +12,9 @@ which trains fastest on CPUs with bf16 units (AVX-512 BF16 / AMX).
 """
 
 from bwcolor._backend import select_default_backend
+from bwcolor._version import __version__
 
 select_default_backend()
-
-__version__ = "0.1.0"
 
 __all__ = ["Colorizer", "DatasetReport", "__version__", "plot_comparison"]
 

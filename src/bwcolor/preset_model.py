@@ -23,6 +23,7 @@ import numpy as np
 from bwcolor import _backend, architectures, losses, presets
 from bwcolor._arguments import check_positive
 from bwcolor._io import atomic_write_json
+from bwcolor._version import __version__
 from bwcolor.postprocessing import Postprocessor
 from bwcolor.preprocessing import Preprocessor
 
@@ -186,7 +187,7 @@ class PresetModel:
         return presets.write_preset(path, self.config, save_weights, meta, overwrite=overwrite)
 
     def _full_metadata(self):
-        return {**self.metadata, "bwcolor_version": _version(), "keras_version": keras.__version__,
+        return {**self.metadata, "bwcolor_version": __version__, "keras_version": keras.__version__,
                 "parameters": int(self.model.count_params()),
                 "flops_per_256px_image": architectures.flops(self.model, 256)}
 
@@ -315,12 +316,6 @@ def _build_network(config, head, bins, mixed_precision):
         return architectures.get(config["architecture"], **kwargs)
     finally:
         keras.config.set_dtype_policy(previous)
-
-
-def _version():
-    from bwcolor import __version__
-
-    return __version__
 
 
 def _weights_problem(path):

@@ -34,7 +34,7 @@ _COMMANDS = (colorize, train, evaluate, compare, export, app, info)  # in --help
 
 
 def build_parser():
-    from bwcolor import __version__
+    from bwcolor._version import __version__
 
     p = Parser(prog="bwcolor", description="Colorize black-and-white photos.",
                epilog="Exit codes: 0 done, 1 some inputs failed, 2 usage error, 128 + the signal "

@@ -14,7 +14,8 @@ def run(args):
 
     import keras
 
-    from bwcolor import __version__, _backend, architectures
+    from bwcolor import _backend, architectures
+    from bwcolor._version import __version__
 
     try:  # the app extra, without importing Gradio (seconds)
         app_extra = f"gradio {importlib.metadata.version('gradio')}"
