@@ -46,10 +46,10 @@ def _animated(path, img):
 # name -> (make(path, photo), scan outcome, colorize outcome)
 # scan outcome: "used" or a skip reason; colorize outcome: "ok" or the exception type.
 CASES = {
-    "zero_byte.jpg": (lambda p, i: p.write_bytes(b""), "not_image", ImageDecodeError),
+    "zero_byte.jpg": (lambda p, i: p.write_bytes(b""), "damaged", ImageDecodeError),
     "truncated.jpg": (lambda p, i: _truncated(p, i, "JPEG"), "unreadable", ImageDecodeError),
     "truncated.png": (lambda p, i: _truncated(p, i, "PNG"), "unreadable", ImageDecodeError),
-    "text_named.jpg": (lambda p, i: p.write_text("not an image"), "not_image", ImageDecodeError),
+    "text_named.jpg": (lambda p, i: p.write_text("not an image"), "damaged", ImageDecodeError),
     "png_named.jpg": (lambda p, i: i.save(p, format="PNG"), "used", "ok"),
     "cmyk.jpg": (lambda p, i: i.convert("CMYK").save(p, format="JPEG"), "used", "ok"),
     "gray16.png": (lambda p, i: Image.fromarray(np.asarray(i.convert("L")).astype(np.uint16) * 257).save(p),

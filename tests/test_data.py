@@ -149,7 +149,8 @@ def test_scan_reports_every_exclusion(tmp_path, photos):
     _splits, report = scan(folder, image_size=64)
     assert report.found == 7
     assert report.n_used == 2  # ok.jpg, and the PNG named .txt (found by content)
-    assert dict(report.skipped) == {"near_gray": 2, "too_small": 1, "not_image": 1, "unreadable": 1}
+    # notes.jpg: named as a photo, but text: damaged (named_wrong.txt is a photo, found by content)
+    assert dict(report.skipped) == {"near_gray": 2, "too_small": 1, "damaged": 1, "unreadable": 1}
     text = str(report)
     for name in ["gray.png", "small.png", "notes.jpg", "broken.png", "flat.png"]:
         assert name in text

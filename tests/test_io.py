@@ -152,6 +152,6 @@ def test_an_output_is_found_among_the_inputs_under_any_name(tmp_path):
     assert reads.find(tmp_path / "other.onnx") is None
     assert reads.find(preset / "new.onnx") is None
     with pytest.raises(_io.OutputIsInputError, match=r"would overwrite .*model\.weights\.h5.*"
-                       r"which this command reads; choose another -o"):
+                       r"under another name \(a hard link\); choose another -o"):
         reads.check(tmp_path / "linked.onnx", advice="choose another -o")
     reads.check(tmp_path / "other.onnx", advice="-")  # not read: fine

@@ -163,3 +163,47 @@ def test_non_images_in_folders_are_skipped_but_named_ones_fail(scans, tmp_path):
     plan = plan_outputs([scans / "README.txt", scans / "a.jpg"], tmp_path / "out")
     assert [p.name for p, _ in plan.failures] == ["README.txt"]
     assert [p.name for p, _ in plan.jobs] == ["a.jpg"]
+
+
+def test_a_photo_reached_through_two_inputs_is_one_photo(scans, tmp_path):
+    """Overlapping inputs (a folder and a folder inside it), a file named beside its folder,
+    a link and a hard link: each photo is planned once, under the first input that reaches it."""
+    plan = plan_outputs([scans, scans / "box"], tmp_path / "out")
+    assert rel(plan, tmp_path / "out") == ["scans/a.png", "scans/box/b.png"]
+    assert [(p.name, first.name) for p, first in plan.duplicates] == [("b.jpg", "b.jpg")]
+    plan = plan_outputs([scans / "box" / "b.jpg", scans], tmp_path / "out")
+    assert rel(plan, tmp_path / "out") == ["b.png", "scans/a.png"]  # the first mapping is kept
+    os.link(scans / "a.jpg", scans / "box" / "same_as_a.jpg")
+    (scans / "box" / "link_to_a.jpg").symlink_to(scans / "a.jpg")
+    plan = plan_outputs([scans], tmp_path / "out")
+    assert rel(plan, tmp_path / "out") == ["a.png", "box/b.png"]
+    assert sorted(p.name for p, _ in plan.duplicates) == ["link_to_a.jpg", "same_as_a.jpg"]
+
+
+def test_a_damaged_photo_in_a_folder_fails_but_other_files_are_skipped(scans, tmp_path):
+    (scans / "cut_off.jpg").write_bytes(b"")
+    (scans / "html_saved_as.png").write_text("<html>404</html>")
+    (scans / "README.txt").write_text("scanned 1998")
+    plan = plan_outputs([scans], tmp_path / "out")
+    assert sorted(p.name for p, _ in plan.failures) == ["cut_off.jpg", "html_saved_as.png"]
+    assert all("damaged" in why for _, why in plan.failures)
+    assert [p.name for p in plan.skipped["not_image"]] == ["README.txt"]
+    plan = plan_outputs([scans / "cut_off.jpg", scans / "a.jpg"], tmp_path / "out")
+    assert [(p.name, "damaged" in why) for p, why in plan.failures] == [("cut_off.jpg", True)]
+
+
+def test_no_output_is_a_file_the_command_reads_besides_the_photos(scans, tmp_path):
+    """reads: the model's files and a hints file, under any name, with --overwrite too."""
+    model = tmp_path / "p"
+    model.mkdir()
+    (model / "model.weights.h5").write_bytes(b"weights")
+    hints = tmp_path / "a.png"  # a hints file with an unlucky name
+    hints.write_text("[]")
+    with pytest.raises(PlanError, match=r"overwrite the input .*a\.png"):
+        plan_outputs([scans / "a.jpg"], tmp_path, reads=[hints])
+    out = tmp_path / "out"
+    out.mkdir()
+    os.link(model / "model.weights.h5", out / "a.png")
+    with pytest.raises(PlanError, match=r"overwrite the input .*model\.weights\.h5' under another name"):
+        plan_outputs([scans / "a.jpg"], out, reads=[model / "model.weights.h5"])
+    plan_outputs([scans / "a.jpg"], tmp_path / "elsewhere", reads=[model / "model.weights.h5", hints])

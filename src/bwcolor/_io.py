@@ -126,9 +126,9 @@ class InputFiles:
         found = self.find(output)
         if found is not None:
             given, how = found
-            raise OutputIsInputError(f"the output {str(output)!r} would overwrite "
-                                     f"{str(given)!r}{how}, which this command reads; {advice} "
-                                     f"(--overwrite never replaces what is read)")
+            raise OutputIsInputError(f"the output {str(output)!r} would overwrite the input "
+                                     f"{str(given)!r}{how}; {advice} (--overwrite never "
+                                     f"replaces an input: a photo, a model's files, a hints file)")
 
 
 def _inside(path, folder):

@@ -3,9 +3,13 @@
 The rules (the user guide's "Safety guarantees" lists them for users):
 
 - Paths are compared after resolving ``.``, ``..`` and symbolic links, so no spelling of a path
-  gets around a check. The same input given twice counts once.
-- No output may be an input, and the output folder may not lie inside (or be) an input folder
-  that is walked: such plans are refused before any model is loaded.
+  gets around a check. The same input given twice counts once, and a photo reached through two
+  inputs (overlapping folders, a link, a hard link) is one photo: it gets the first input's
+  output, and the plan counts the others in ``duplicates``.
+- No output may be an input, nor any other file the command reads (``reads``: the model's
+  files, a hints file), under any name (:class:`bwcolor._io.InputFiles`); and the output folder
+  may not lie inside (or be) an input folder that is walked: such plans are refused before any
+  model is loaded.
 - One input folder writes its tree directly under the output folder; several inputs keep a
   subfolder each (named after the folder); files given by name go directly under it.
 - Output names are ``<stem><suffix>.<ext>``. When two inputs would get the same name (``a.jpg``
@@ -14,7 +18,8 @@ The rules (the user guide's "Safety guarantees" lists them for users):
   refused with a message naming both inputs.
 - Only regular files are read. Inside folders, hidden files, files that are not images and
   special files (FIFOs, sockets, devices) are skipped and counted; a file named explicitly
-  that is not a readable image is a failure.
+  that is not a readable image is a failure, and so is a file in a folder whose name says it is
+  an image (``.jpg``, ``.png``, ...) but whose content is none (a damaged photo).
 """
 
 from __future__ import annotations
@@ -24,8 +29,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bwcolor._io import file_identity
-from bwcolor.data import ImageDecodeError, sniff_format
+from bwcolor._io import InputFiles, OutputIsInputError, file_identity
+from bwcolor.data import ImageDecodeError, photo_format
 
 __all__ = ["OUTPUT_EXTENSIONS", "OUTPUT_SUFFIXES", "Plan", "PlanError", "plan_outputs"]
 
@@ -53,12 +58,16 @@ class Plan:
         Files inside input folders that were left out, per reason key, as lists of paths.
     renamed : int
         Outputs whose name keeps the input's extension because of a name clash.
+    duplicates : list of (Path, Path)
+        Photos reached a second time (overlapping inputs, links), each with the path it was
+        first reached by, whose output it shares: each photo is colorized once.
     """
 
     jobs: list = field(default_factory=list)
     failures: list = field(default_factory=list)
     skipped: dict = field(default_factory=lambda: defaultdict(list))
     renamed: int = 0
+    duplicates: list = field(default_factory=list)
 
 
 def _real(path):
@@ -70,11 +79,11 @@ def _inside(path, folder):
     return path == folder or folder in path.parents
 
 
-def _walk(root, report_skip, every_file):
+def _walk(root, report_skip, report_failure, every_file):
     """Image files under ``root`` to colorize (sorted; hidden names and linked folders skipped).
 
-    One walk also adds the resolved path of every file under ``root``, hidden ones and
-    non-images too, to ``every_file``: none of them may be written to.
+    One walk also adds every file under ``root``, hidden ones and non-images too, to
+    ``every_file`` (an :class:`~bwcolor._io.InputFiles`): none of them may be written to.
     """
     found = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
@@ -82,13 +91,16 @@ def _walk(root, report_skip, every_file):
         hidden = any(part.startswith(".") for part in Path(dirpath).relative_to(root).parts)
         for name in sorted(filenames):
             path = Path(dirpath) / name
-            every_file.add(_real(path))
+            every_file.add(path)
             if hidden or name.startswith("."):
                 continue
             try:
-                fmt = sniff_format(path)
+                fmt = photo_format(path)
             except ImageDecodeError as e:
-                report_skip(e.reason, path)
+                if e.reason == "damaged":  # a photo, damaged: a failure, not a file to skip
+                    report_failure(path, str(e))
+                else:
+                    report_skip(e.reason, path)
                 continue
             except OSError:
                 report_skip("unreadable", path)
@@ -103,7 +115,7 @@ def _walk(root, report_skip, every_file):
 def _check_explicit(path):
     """None when an explicitly named file may be an image, else the reason it cannot be."""
     try:
-        fmt = sniff_format(path)
+        fmt = photo_format(path)
     except ImageDecodeError as e:
         return str(e)
     except OSError as e:
@@ -117,7 +129,7 @@ def _check_explicit(path):
 NAME_MAX = 255
 
 
-def plan_outputs(inputs, output, *, suffix="", ext=None):
+def plan_outputs(inputs, output, *, suffix="", ext=None, reads=()):
     """Map input photos and folders to output files, refusing unsafe plans.
 
     Parameters
@@ -130,6 +142,9 @@ def plan_outputs(inputs, output, *, suffix="", ext=None):
         Added to every output file's stem in folder mode (``"_color"``).
     ext : {None, "png", "jpg", "webp", "tif"}
         Output format in folder mode (None: png).
+    reads : list of paths
+        The other files the command reads (the model's files, a hints file): no output may be
+        one of them, under any name.
 
     Raises
     ------
@@ -150,7 +165,8 @@ def plan_outputs(inputs, output, *, suffix="", ext=None):
     unique = _unique_inputs(inputs)
     file_mode = _output_mode(unique, output, suffix, ext)
     plan = Plan()
-    candidates, input_files = _candidates(unique, output, file_mode, plan)
+    input_files = InputFiles(reads)
+    candidates = _candidates(unique, output, file_mode, plan, input_files)
     jobs = _name_outputs(candidates, output, suffix, OUTPUT_EXTENSIONS[ext or "png"], plan)
     _refuse_unsafe(jobs, input_files)
     reasons = [_name_too_long(dst) for _, dst in jobs]
@@ -218,16 +234,29 @@ def _names_an_image_format(path):
     return path.suffix.lower() in Image.registered_extensions()
 
 
-def _candidates(inputs, output, file_mode, plan):
-    """(input file, output folder, stem, input suffix or None in file mode) for every photo, and
-    the resolved paths of every file the inputs cover (none may be written to)."""
+def _candidates(inputs, output, file_mode, plan, input_files):
+    """(input file, output folder, stem, input suffix or None in file mode) for every photo,
+    each photo once (by file identity, else real path: the first input that reaches it); adds
+    every file the inputs cover to ``input_files`` (none may be written to)."""
     out_real = _real(output)
-    input_files, candidates = set(), []
+    candidates, first_seen = [], {}
+
+    def first_time(path):
+        """False, and the photo counted in ``plan.duplicates``, when it was reached before."""
+        key = file_identity(path) or _real(path)
+        if key in first_seen:
+            plan.duplicates.append((path, first_seen[key]))
+            return False
+        first_seen[key] = path
+        return True
+
     single_folder = len(inputs) == 1 and inputs[0].is_dir()
     for item in inputs:
         real = _real(item)
         if not item.is_dir():
-            input_files.add(real)
+            input_files.add(item)
+            if not first_time(item):
+                continue
             problem = _check_explicit(item)
             if problem:
                 plan.failures.append((item, problem))
@@ -241,10 +270,14 @@ def _candidates(inputs, output, file_mode, plan):
                             f"which is read recursively; choose an output folder outside "
                             f"it. Received: -o {str(output)!r}")
         base = output if single_folder else output / (real.name or "root")
-        for f in _walk(item, lambda reason, p: plan.skipped[reason].append(p), input_files):
-            rel = f.relative_to(item)
-            candidates.append((f, base / rel.parent, rel.stem, rel.suffix))
-    return candidates, input_files
+        found = _walk(item, lambda reason, p: plan.skipped[reason].append(p),
+                      lambda p, why: first_time(p) and plan.failures.append((p, why)),
+                      input_files)
+        for f in found:
+            if first_time(f):
+                rel = f.relative_to(item)
+                candidates.append((f, base / rel.parent, rel.stem, rel.suffix))
+    return candidates
 
 
 def _name_outputs(candidates, output, suffix, out_ext, plan):
@@ -269,10 +302,8 @@ def _name_outputs(candidates, output, suffix, out_ext, plan):
 
 
 def _refuse_unsafe(jobs, input_files):
-    """PlanError for two inputs on one output, or an output that is an input (by path, or by
-    identity: a hard link, or another spelling on a case-insensitive disk)."""
-    inputs_by_id = {file_identity(f): f for f in input_files}
-    inputs_by_id.pop(None, None)
+    """PlanError for two inputs on one output, or an output that is a file the command reads
+    (by path, or by identity: a hard link, or another spelling on a case-insensitive disk)."""
     owners = {}
     for src, dst in jobs:
         if dst in owners:
@@ -280,10 +311,7 @@ def _refuse_unsafe(jobs, input_files):
                             f"{str(owners[dst])!r} and {str(src)!r}; colorize them separately "
                             f"or rename one")
         owners[dst] = src
-        real = _real(dst)
-        same = real if real in input_files else inputs_by_id.get(file_identity(dst))
-        if same is not None:
-            other_name = "" if same == real else " under another name (a hard link)"
-            raise PlanError(f"the output {str(dst)!r} would overwrite the input {str(same)!r}"
-                            f"{other_name}; choose another output folder, --suffix or --ext "
-                            f"(--overwrite never replaces inputs)")
+        try:
+            input_files.check(dst, advice="choose another output folder, --suffix or --ext")
+        except OutputIsInputError as e:
+            raise PlanError(str(e)) from None

@@ -20,6 +20,7 @@ _HOMES = {
     "ColorizationDataset": "dataset",
     "ImageDecodeError": "decode", "load_rgb": "decode", "open_image": "decode",
     "pil_to_lightness": "decode", "pil_to_rgb": "decode", "sniff_format": "decode",
+    "PHOTO_SUFFIXES": "decode", "photo_format": "decode",
     "DEGRADATIONS": "degradations", "Degradations": "degradations",
     "SPLITS": "discover", "find_files": "discover", "split_of": "discover",
     "grain_dataset": "grain_pipeline",
@@ -44,6 +45,7 @@ def __dir__():
 __all__ = [
     "DEFAULT_MIN_CHROMA",
     "DEGRADATIONS",
+    "PHOTO_SUFFIXES",
     "SKIP_REASONS",
     "SPLITS",
     "ColorizationDataset",
@@ -54,6 +56,7 @@ __all__ = [
     "grain_dataset",
     "load_rgb",
     "open_image",
+    "photo_format",
     "pil_to_lightness",
     "pil_to_rgb",
     "sample_photo",

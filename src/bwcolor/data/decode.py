@@ -13,8 +13,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from bwcolor.color import gray_to_lightness, uint8_gray_to_lightness, uint8_rgb_to_lightness
 
-__all__ = ["ImageDecodeError", "load_rgb", "open_image", "pil_to_lightness", "pil_to_rgb",
-           "sniff_format"]
+__all__ = ["PHOTO_SUFFIXES", "ImageDecodeError", "load_rgb", "open_image", "photo_format",
+           "pil_to_lightness", "pil_to_rgb", "sniff_format"]
 
 # Pillow warns about malformed EXIF/TIFF tags, common in old scans whose pixels decode fine.
 # Filtered once, narrowly, for the process: a warnings.catch_warnings() around each decode swaps
@@ -115,6 +115,32 @@ def sniff_format(path):
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, TypeError,
             IndexError, struct.error):
         return None
+
+
+#: File name suffixes that say "this is a photo" (lowercase): a file named so whose content is no
+#: image format is a damaged photo (a cut-off download, a disk error), not a file to skip.
+PHOTO_SUFFIXES = frozenset({
+    ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".gif", ".bmp", ".dib", ".tif", ".tiff",
+    ".webp", ".ppm", ".pgm", ".pbm", ".pnm", ".tga", ".jp2", ".j2k", ".jpx", ".avif", ".heic",
+    ".heif", ".qoi", ".psd", ".pcx", ".sgi"})
+
+
+def photo_format(path):
+    """:func:`sniff_format`, for files that are meant to be photos: a file whose name says it is
+    an image (a suffix in :data:`PHOTO_SUFFIXES`) but whose content is no image format is
+    damaged, and raises; other non-images (``README.txt``, ``.xmp`` sidecars) give None.
+
+    Raises
+    ------
+    ImageDecodeError
+        ``reason="damaged"`` for such a file, and :func:`sniff_format`'s errors.
+    """
+    fmt = sniff_format(path)
+    if fmt is None and os.path.splitext(os.fspath(path))[1].lower() in PHOTO_SUFFIXES:
+        raise ImageDecodeError(f"damaged: named as an image, but its content is no image format "
+                               f"(empty, cut off, or another kind of file). Received: "
+                               f"path={os.fspath(path)!r}", path=path, reason="damaged")
+    return fmt
 
 
 def _heif_plugin():

@@ -15,6 +15,7 @@ def printable(path):
 #: Why a file can be left out of training, in the words the report prints.
 SKIP_REASONS = {
     "not_image": "not an image (content is no known image format)",
+    "damaged": "damaged: named as an image (.jpg, .png, ...) but its content is no image",
     "unreadable": "corrupt, truncated or unreadable",
     "too_large": "over Pillow's decompression-bomb pixel limit",
     "too_small": "smaller than the training crop",

@@ -11,7 +11,7 @@ from PIL import Image
 
 from bwcolor.color import uint8_rgb_to_lab
 from bwcolor.data.arrays import to_uint8
-from bwcolor.data.decode import ImageDecodeError, load_rgb, sniff_format
+from bwcolor.data.decode import ImageDecodeError, load_rgb, photo_format
 from bwcolor.data.discover import SPLITS, find_files, split_of
 from bwcolor.data.report import DatasetReport
 
@@ -26,8 +26,8 @@ DEFAULT_MIN_CHROMA = 2.0
 def _inspect(path, image_size, min_chroma):
     """Decide whether one file is trainable. Returns (ok, reason, detail)."""
     try:
-        fmt = sniff_format(path)
-    except ImageDecodeError as e:  # vanished, a broken link, a FIFO, socket or device
+        fmt = photo_format(path)
+    except ImageDecodeError as e:  # damaged; vanished, a broken link, a FIFO, socket or device
         return False, e.reason, str(e)
     except FileNotFoundError as e:  # deleted since the folder was listed
         return False, "not_found", str(e)
