@@ -10,6 +10,7 @@ of photos and more time (see ``scripts/train_preset.py``).
 """
 
 # %%
+import os
 import tempfile
 from pathlib import Path
 
@@ -26,19 +27,22 @@ write_sample_folder(workdir / "photos", short_side=96)
 colorizer = Colorizer("default", image_size=64, architecture_config=dict(widths=(16, 24), blocks=(1, 1)))
 history = colorizer.fit(workdir / "photos", epochs=6, batch_size=4, validation_split=0.2,
                         test_split=0.0, checkpoint_dir=workdir / "run", repeats=4, verbose=0)
-print(colorizer.report)
+# The report names files by their path; here, relative to the temporary work folder.
+print(str(colorizer.report).replace(f"{workdir}{os.sep}", ""))
 
 # %%
 # The run folder holds everything needed to inspect or continue the run:
 # ``last.keras`` (with optimizer state, for ``resume=True``), ``best/`` (a preset of the best
 # validation epoch), ``history.csv`` and ``curves.png``.
 print(sorted(p.name for p in (workdir / "run").iterdir()))
-plot_history(workdir / "run" / "history.csv")
+figure = plot_history(workdir / "run" / "history.csv")
+plt.show()
 
 # %%
 # Continue the run for two more epochs, then colorize with the best epoch.
-colorizer.fit(workdir / "photos", epochs=8, batch_size=4, validation_split=0.2, test_split=0.0,
-              checkpoint_dir=workdir / "run", resume=True, repeats=4, verbose=0)
+history = colorizer.fit(workdir / "photos", epochs=8, batch_size=4, validation_split=0.2,
+                        test_split=0.0, checkpoint_dir=workdir / "run", resume=True, repeats=4,
+                        verbose=0)
 best = Colorizer.from_preset(workdir / "run")
 out = best.colorize(workdir / "photos" / "chelsea.jpg")
 plt.figure(figsize=(4, 3))
