@@ -390,3 +390,37 @@ def test_validate_image_array_names_what_it_received(arr, error, received):
 def test_validate_image_array_says_an_empty_array_has_no_pixels():
     with pytest.raises(ValueError, match=r"has no pixels. Received: shape=\(3, 0\)"):
         data.validate_image_array(np.zeros((3, 0), np.uint8))
+
+
+def test_copies_of_one_photo_stay_in_one_split_and_are_reported(tmp_path, photos):
+    """The split is a hash of the path, so copies under other names would land in training and
+    test: copies (the same file, or the same pixels saved again) follow their original's split,
+    and photos without copies keep the split of their path."""
+    from bwcolor.data import split_of
+
+    fractions = (0.5, 0.25, 0.25)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    originals = {}
+    for i, name in enumerate(["astronaut", "chelsea", "coffee"]):
+        path = folder / f"{name}.png"
+        Image.fromarray(photos[name][:64, :64]).save(path, compress_level=9)
+        originals[path.name] = split_of(path.name, fractions)
+    # A copy whose own path hash picks another split than its original's.
+    copy = next(f"copies/c{i}.png" for i in range(100)
+                if split_of(f"copies/c{i}.png", fractions) != originals["chelsea.png"])
+    (folder / copy).parent.mkdir()
+    (folder / copy).write_bytes((folder / "chelsea.png").read_bytes())
+    resaved = next(f"copies/r{i}.png" for i in range(100)
+                   if split_of(f"copies/r{i}.png", fractions) != originals["coffee.png"])
+    Image.fromarray(photos["coffee"][:64, :64]).save(folder / resaved, compress_level=1)
+    assert (folder / resaved).read_bytes() != (folder / "coffee.png").read_bytes()
+    splits, report = scan(folder, image_size=32, fractions=fractions)
+    where = {p.relative_to(folder).as_posix(): s for s, paths in splits.items() for p in paths}
+    assert {name: where[name] for name in originals} == originals  # singles did not move
+    assert where[copy] == where["chelsea.png"] and where[resaved] == where["coffee.png"]
+    assert report.n_used == 5 and report.duplicates == 2
+    assert report.as_dict()["duplicates"] == 2
+    assert "2 are copies of other photos" in report.summary()
+    text = str(report)
+    assert f"{folder / copy} = {folder / 'chelsea.png'}" in text and resaved.split("/")[1] in text

@@ -42,6 +42,11 @@ class DatasetReport:
         Files left out per reason (keys of :data:`SKIP_REASONS`).
     examples : dict
         Up to ``max_examples`` paths (with the error text) per reason.
+    duplicates : int
+        Photos used that are copies of an earlier one (the same pixels): each is in its
+        original's split, so no photo is both trained on and held out.
+    duplicate_examples : list of str
+        Up to ``max_examples`` of them, as ``"copy = original"``.
     """
 
     root: str | None = None
@@ -50,12 +55,20 @@ class DatasetReport:
     skipped: Counter = field(default_factory=Counter)
     examples: dict = field(default_factory=dict)
     max_examples: int = 5
+    duplicates: int = 0
+    duplicate_examples: list = field(default_factory=list)
 
     def skip(self, path, reason, detail=""):
         self.skipped[reason] += 1
         shown = self.examples.setdefault(reason, [])
         if len(shown) < self.max_examples:
             shown.append(printable(path) + (f": {printable(detail)}" if detail else ""))
+
+    def duplicate(self, path, original):
+        """Count ``path`` as a copy of ``original`` (both used, in one split)."""
+        self.duplicates += 1
+        if len(self.duplicate_examples) < self.max_examples:
+            self.duplicate_examples.append(f"{printable(path)} = {printable(original)}")
 
     @property
     def n_used(self):
@@ -72,6 +85,8 @@ class DatasetReport:
             "used": dict(self.used),
             "skipped": dict(self.skipped),
             "examples": {k: list(v) for k, v in self.examples.items()},
+            "duplicates": self.duplicates,
+            "duplicate_examples": list(self.duplicate_examples),
         }
 
     def summary(self):
@@ -80,8 +95,10 @@ class DatasetReport:
                             sorted(self.skipped.items(), key=lambda kv: -kv[1]))
         where = f" in {printable(self.root)}" if self.root else ""
         files = "1 file" if self.found == 1 else f"{self.found} files"
+        copies = (f"; {self.duplicates} {'is a copy' if self.duplicates == 1 else 'are copies'} "
+                  f"of other photos, kept in their split" if self.duplicates else "")
         return (f"{files}{where}, {self.n_used} used, {self.n_skipped} skipped"
-                + (f" ({reasons})" if reasons else ""))
+                + (f" ({reasons})" if reasons else "") + copies)
 
     def __str__(self):
         where = f" in {printable(self.root)}" if self.root else ""
@@ -95,4 +112,8 @@ class DatasetReport:
             lines.append(f"  skipped {count}: {SKIP_REASONS.get(reason, reason)}")
             for example in self.examples.get(reason, []):
                 lines.append(f"    {example}")
+        if self.duplicates:
+            lines.append(f"  copies of other photos (the same pixels) {self.duplicates}: each in "
+                         f"its original's split, never both trained on and held out")
+            lines += [f"    {example}" for example in self.duplicate_examples]
         return "\n".join(lines)
