@@ -277,6 +277,20 @@ def test_a_photo_that_vanishes_during_training_is_skipped_and_counted(photo_dir,
         ds[0]
 
 
+def test_a_split_whose_every_photo_vanished_says_which_split_and_what_to_do(photo_dir, tmp_path):
+    """The only validation photo vanishing stopped the run with "every photo of the dataset
+    failed to decode": name the split, and the way on."""
+    only = tmp_path / "coffee.jpg"
+    only.write_bytes((photo_dir / "coffee.jpg").read_bytes())
+    ds = ColorizationDataset([only], 32, 1, training=False)
+    only.unlink()
+    with pytest.warns(UserWarning, match="coffee"), pytest.raises(
+            ValueError, match=r"the only validation photo vanished or broke since the scan.*"
+                              r"nothing left to score.*coffee\.jpg.*put the photos back and "
+                              r"resume the run \(--resume, resume=True\)"):
+        ds[0]
+
+
 def test_a_damaged_cache_entry_is_decoded_again_and_replaced(photo_dir, tmp_path):
     paths = [photo_dir / "coffee.jpg", photo_dir / "chelsea.jpg"]
     cache = tmp_path / "cache"

@@ -259,8 +259,12 @@ class ColorizationDataset(keras.utils.PyDataset):
                     warnings.warn(f"skipping a photo that vanished or broke during training "
                                   f"({len(self.broken_photos)} so far): {printable(e)}",
                                   stacklevel=2)
-        raise ValueError(f"every photo of the dataset failed to decode; the first: "
-                         f"{next(iter(self.broken_photos.values()))}")
+        which = "training photo" if self.training else "validation photo"
+        count = f"all {n} {which}s" if n > 1 else f"the only {which}"
+        raise ValueError(f"{count} vanished or broke since the scan, so this split has nothing "
+                         f"left to {'train on' if self.training else 'score'} (the first: "
+                         f"{next(iter(self.broken_photos.values()))}); put the photos back and "
+                         f"resume the run (--resume, resume=True), which scans the folder again")
 
     def __getitem__(self, index):
         if index >= len(self):
