@@ -2,6 +2,7 @@
 NaN losses, full disks and vanishing photos, and a bounded number of compiled render shapes."""
 
 import errno
+import os
 import json
 import shutil
 import warnings
@@ -319,3 +320,81 @@ def test_photos_of_many_sizes_compile_a_bounded_number_of_render_shapes(tiny):
             assert abs(np.log2((rh / rw) / (h / w))) <= 1 / 8 + np.log2(1 + 32 / 256 / 2) + 0.2
     assert tiny.render_shape(50, 50, render_size=2048) == (48, 48)  # never above the photo's size
     assert tiny.render_shape(3, 5000) == (32, 256)  # a strip: squeezed to 8:1
+
+
+def test_nothing_fit_writes_in_its_run_folder_is_a_photo_it_reads(tiny, tmp_path, monkeypatch):
+    """The run's curves.png, state.json, best/ ... are never written over the training photos."""
+    monkeypatch.setattr("bwcolor.data.scan", lambda *a, **k: pytest.fail("scanned photos"))
+    run = tmp_path / "run"
+    (run / "best").mkdir(parents=True)
+    Image.new("RGB", (64, 64), (200, 40, 40)).save(run / "curves.png")
+    Image.new("RGB", (64, 64), (40, 200, 40)).save(run / "best" / "photo.png")
+    Image.new("RGB", (64, 64), (40, 40, 200)).save(tmp_path / "other.png")
+    os.link(tmp_path / "other.png", tmp_path / "history.csv")
+    before = digest(tmp_path)
+    for data, name in [([run / "curves.png", tmp_path / "other.png"], "curves.png"),
+                       (run / "best", "best"), ([tmp_path / "history.csv"], "history.csv")]:
+        target = tmp_path if name == "history.csv" else run
+        with pytest.raises(ValueError, match=rf"the output '.*{name}' would overwrite the input"):
+            tiny.fit(data, checkpoint_dir=target, epochs=1, verbose=0)
+    assert digest(tmp_path) == before
+
+
+def _run_with_state(tmp_path, **state):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "last.keras").write_bytes(b"")  # read_run_state does not open it
+    config = Colorizer("default", image_size=32, architecture_config=TINY).get_config()
+    (run / "state.json").write_text(json.dumps({"epoch": 1, "best": 1.0, "config": config,
+                                                "metadata": {}, **state}))
+    return run
+
+
+@pytest.mark.parametrize("state,problem", [
+    ({"epoch": -4}, "epoch must be a whole number >= 1"),
+    ({"epoch": 0}, "epoch must be a whole number >= 1"),
+    ({"epoch": True}, "epoch must be a whole number >= 1"),
+    ({"epoch": 2.5}, "epoch must be a whole number >= 1"),
+    ({"best": "low"}, "best must be a number"),
+    ({"metadata": []}, "metadata must be an object"),
+    ({"data": "photos"}, "data must be a list of paths"),
+])
+def test_a_damaged_state_json_is_damaged_not_a_start_epoch(tmp_path, state, problem):
+    from bwcolor.training import resume
+
+    run = _run_with_state(tmp_path, **state)
+    with pytest.raises(ValueError, match=rf"state.json is damaged: {problem}.*cannot be resumed"):
+        resume.read_run_state(run)
+    with pytest.raises(ValueError, match="is damaged"):
+        Colorizer.resume(run)
+
+
+def test_resuming_on_other_photos_is_refused_naming_both(tmp_path):
+    from bwcolor.training import checks
+
+    first, other = tmp_path / "photos", tmp_path / "other"
+    first.mkdir()
+    other.mkdir()
+    state = {"data": checks.data_record(first)}
+    checks.check_same_data(first / "." , state)  # another spelling of the same folder
+    with pytest.raises(ValueError, match=rf"trained on '{first}', not '{other}'.*Resume with "
+                                         rf"the run's own data, or train a new run"):
+        checks.check_same_data(other, state)
+    checks.check_same_data(other, {})  # a run that recorded no data resumes as before
+
+
+@pytest.mark.slow
+def test_a_run_records_its_photos_and_refuses_a_resume_on_others(photo_dir, tmp_path):
+    photos = tmp_path / "photos"
+    shutil.copytree(photo_dir, photos)
+    shutil.copytree(photo_dir, tmp_path / "others")
+    run = tmp_path / "run"
+    c = Colorizer("default", image_size=32, loss="mse", architecture_config=TINY)
+    c.fit(photos, epochs=1, batch_size=2, checkpoint_dir=run, verbose=0)
+    state = json.loads((run / "state.json").read_text())
+    assert state["data"] == [str(photos.resolve())]
+    assert "data" not in json.loads((run / "best" / "metadata.json").read_text()).get("training", {})
+    with pytest.raises(ValueError, match=r"trained on '.*photos', not '.*others'"):
+        Colorizer.resume(run).fit(tmp_path / "others", epochs=2, batch_size=2,
+                                  checkpoint_dir=run, resume=True, verbose=0)
+    assert json.loads((run / "state.json").read_text())["epoch"] == 1

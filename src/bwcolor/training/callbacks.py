@@ -63,12 +63,17 @@ class RunCheckpoint(keras.callbacks.Callback):
         an older one).
     best : float, optional
         The best monitored loss so far (of the run being resumed).
+    data : list of str, optional
+        The photos trained on (real paths of the folders or files given), written into
+        ``state.json`` only (not into the shared ``best/`` preset), so a resume on other photos
+        is refused.
     """
 
     def __init__(self, run_dir, *, config, metadata, save_best, best=None, resume=False,
-                 initial_epoch=0):
+                 initial_epoch=0, data=None):
         super().__init__()
         self.config, self.metadata, self.save_best = config, metadata, save_best
+        self.data = data
         self.run = Path(run_dir)
         self.run.mkdir(parents=True, exist_ok=True)
         remove_stale_temp_files(self.run)  # of a run that was killed mid-write
@@ -109,9 +114,11 @@ class RunCheckpoint(keras.callbacks.Callback):
         if improved:
             self.metadata["best_epoch"] = epoch + 1
             self.save_best(self.run / "best")
-        atomic_write_json(self.run / "state.json", {
-            "epoch": epoch + 1, "best": float(monitored) if improved else self.best,
-            "config": self.config, "metadata": self.metadata})
+        state = {"epoch": epoch + 1, "best": float(monitored) if improved else self.best,
+                 "config": self.config, "metadata": self.metadata}
+        if self.data is not None:
+            state["data"] = self.data
+        atomic_write_json(self.run / "state.json", state)
         if improved:
             self.best = float(monitored)
         self.rows.append({"epoch": epoch + 1, "seconds": seconds,

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 
 from bwcolor._arguments import check_fraction, check_int, check_positive
-from bwcolor._io import temp_name
+from bwcolor._io import InputFiles, temp_name
 from bwcolor.training import features
 from bwcolor.training.loaders import resolve_workers
 from bwcolor.training.run_lock import missing_folders
@@ -81,6 +81,8 @@ def check_fit_options(o, data_source):
 
 #: What fit writes into a run folder; one of them there means an earlier run.
 RUN_FILES = ("state.json", "last.keras", "best", "history.csv")
+#: Everything fit writes there (best/ is replaced whole).
+RUN_WRITES = (*RUN_FILES, "curves.png")
 
 
 def check_no_earlier_run(o):
@@ -114,10 +116,10 @@ def _check_crops_on_device(o):
 def _check_outside_the_photos(data_source, o):
     """The run folder and the photo cache must not lie inside a photo folder that is scanned:
     the next scan (a resume) would train on the run's own curves.png, and bwcolor would be
-    writing into the user's photo tree."""
-    folders = [Path(os.path.realpath(p)) for p in
-               ([data_source] if isinstance(data_source, (str, os.PathLike)) else data_source)
-               if Path(p).is_dir()]
+    writing into the user's photo tree. Nor may anything fit writes in the run folder
+    (``RUN_WRITES``) be, or hold, a photo or photo folder it reads."""
+    items = [data_source] if isinstance(data_source, (str, os.PathLike)) else list(data_source)
+    folders = [Path(os.path.realpath(p)) for p in items if Path(p).is_dir()]
     for name, value in (("checkpoint_dir", o.checkpoint_dir), ("cache_dir", o.cache_dir)):
         if value is None or value == "auto":
             continue
@@ -128,6 +130,11 @@ def _check_outside_the_photos(data_source, o):
             if real == folder or folder in real.parents:
                 raise ValueError(f"{name} must not lie inside the photo folder {str(folder)!r} "
                                  f"that is scanned for training. Received: {name}={str(value)!r}")
+    if o.checkpoint_dir is not None:
+        reads = InputFiles(p for p in items if Path(p).exists())
+        for name in RUN_WRITES:
+            reads.check(Path(o.checkpoint_dir) / name, advice="keep the photos outside the run "
+                        "folder, or train into another one")
 
 
 def check_data_source(data_source):
@@ -144,6 +151,32 @@ def check_data_source(data_source):
                             f"Received: {type(item).__name__}")
     if isinstance(data_source, (str, os.PathLike)) and not Path(data_source).exists():
         raise FileNotFoundError(f"training data not found. Received: data_source={str(data_source)!r}")
+
+
+def data_record(data_source):
+    """What a run records of its photos (``"data"`` in its ``state.json``): the real path of
+    each folder or file given, or None for a PyDataset."""
+    if isinstance(data_source, keras.utils.PyDataset):
+        return None
+    items = [data_source] if isinstance(data_source, (str, os.PathLike)) else data_source
+    return [os.path.realpath(p) for p in items]
+
+
+def check_same_data(data_source, state):
+    """A resumed run keeps its photos: other ones would switch the data under the run, and best/
+    is picked by comparing validation losses, which would then be of different photos. Runs that
+    did not record their photos (older ones, PyDatasets) resume as before."""
+    recorded = state.get("data")
+    if recorded is None:
+        return
+    given = data_record(data_source)
+    if given != recorded:
+        shown = (lambda paths: "a PyDataset" if paths is None else
+                 ", ".join(map(repr, paths)) if len(paths) != 1 else repr(paths[0]))
+        raise ValueError(f"the run being resumed trained on {shown(recorded)}, not "
+                         f"{shown(given)}; its best/ is chosen by validation losses on those "
+                         f"photos. Resume with the run's own data, or train a new run on the "
+                         f"other photos")
 
 
 def check_same_splits(o, state):

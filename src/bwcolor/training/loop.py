@@ -38,7 +38,7 @@ def fit(colorizer, data_source, options):
 
 
 def _fit_holding_the_run(colorizer, data_source, o, run):
-    start, precision = _open(colorizer, run, o)
+    start, precision = _open(colorizer, run, o, data_source)
     hints = architectures.accepts_hints(colorizer.model)
     device_crops, rgb_targets = devices.place_crops_and_targets(o, start.model, hints)
     cached = features.use_cache(colorizer.model, o, data_source, device_crops, start.model)
@@ -57,7 +57,7 @@ def _fit_holding_the_run(colorizer, data_source, o, run):
         started = time.time()
         _record_settings(colorizer, o, td, cached)
         nonfinite = callbacks.StopOnNonFiniteLoss()
-        cbs = _callbacks(colorizer, run, o, start, nonfinite)
+        cbs = _callbacks(colorizer, run, o, start, nonfinite, checks.data_record(data_source))
         if start.epoch >= o.epochs:
             if o.verbose:
                 print(f"Nothing to do: the run already trained {start.epoch} of {o.epochs} epochs.")
@@ -81,12 +81,13 @@ def make_optimizer(config):
     return keras.optimizers.Adam(config["learning_rate"])
 
 
-def _open(colorizer, run, o):
+def _open(colorizer, run, o, data_source):
     """(Start, mixed precision): a resumed run's own config and metadata replace the
     Colorizer's (the checkpoint decides the precision); otherwise "auto" is resolved."""
     if not o.resume:
         return resume.Start(), devices.resolve_mixed_precision(o.mixed_precision)
     start = resume.open_run(run, colorizer.config)
+    checks.check_same_data(data_source, start.state)
     checks.check_same_splits(o, start.state)
     colorizer.config = start.state["config"]
     colorizer.metadata = start.state.get("metadata", {})
@@ -150,13 +151,14 @@ def _record_settings(colorizer, o, td, cached=False):
         colorizer.metadata["dataset"] = colorizer.report.as_dict()
 
 
-def _callbacks(colorizer, run, o, start, nonfinite):
+def _callbacks(colorizer, run, o, start, nonfinite, data=None):
     cbs = [nonfinite, *(o.callbacks or [])]
     if run is not None:
         cbs.append(callbacks.RunCheckpoint(
             run, config=colorizer.config, metadata=colorizer.metadata,
             save_best=functools.partial(colorizer.save, overwrite=True),
-            best=start.state.get("best"), resume=o.resume, initial_epoch=start.epoch))
+            best=start.state.get("best"), resume=o.resume, initial_epoch=start.epoch,
+            data=data))
     if o.time_budget is not None:
         cbs.append(callbacks.TimeBudget(o.time_budget))
     return cbs

@@ -25,9 +25,24 @@ def read_run_state(run_dir):
         raise ValueError(f"resume=True needs a run folder with last.keras and state.json from "
                          f"a finished epoch. Received: checkpoint_dir={str(run)!r}")
     state = presets.read_json(run / "state.json", "state.json")
-    if not isinstance(state, dict) or not isinstance(state.get("epoch"), int) or "config" not in state:
+    if not isinstance(state, dict) or "epoch" not in state or "config" not in state:
         raise ValueError(f"{run / 'state.json'} is not a bwcolor run state (needs 'epoch' and "
                          f"'config')")
+    epoch, best = state["epoch"], state.get("best")
+    # Written after each finished epoch: the epochs done (>= 1), the best validation loss so
+    # far (a number; Infinity before any), the metadata an object.
+    problem = ("epoch must be a whole number >= 1 (the epochs finished)"
+               if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 1 else
+               "best must be a number" if best is not None and (
+                   isinstance(best, bool) or not isinstance(best, (int, float))) else
+               "metadata must be an object" if not isinstance(state.get("metadata", {}), dict)
+               else "data must be a list of paths" if state.get("data") is not None and not (
+                   isinstance(state["data"], list) and all(isinstance(d, str) for d in state["data"]))
+               else None)
+    if problem:
+        raise ValueError(f"{run / 'state.json'} is damaged: {problem}, so the run cannot be "
+                         f"resumed; its best/ preset is separate (Colorizer.from_preset), or "
+                         f"start the run again. Received: epoch={epoch!r}, best={best!r}")
     presets.validate_config(state["config"], source=str(run / "state.json"))
     return state
 
