@@ -196,7 +196,8 @@ def test_hints_need_a_model_with_hint_channels(scans, tmp_path, models, capsys, 
 
 def test_the_loaded_model_is_checked_too(scans, tmp_path, models, capsys, monkeypatch):
     """Should a config ever claim hint channels the built net lacks, no photo is colorized."""
-    monkeypatch.setattr(cli._common, "check_model", lambda name: {"architecture_config": {"hints": True}})
+    monkeypatch.setattr(cli._common, "check_model",
+                        lambda name, **checks: {"architecture_config": {"hints": True}})
     monkeypatch.setattr(Colorizer, "colorize", lambda *a, **k: pytest.fail("colorized"))
     hints = write(tmp_path / "h.json", [RED])
     code, err = run(capsys, "colorize", scans / "a.jpg", "-o", tmp_path / "out.png",

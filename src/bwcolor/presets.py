@@ -86,12 +86,17 @@ def _check(ok, source, message):
         raise ValueError(f"{source}: {message}")
 
 
-def validate_config(config, source="config"):
+def validate_config(config, source="config", *, registries=True):
     """Check a preset config's keys, types and values; raise ValueError naming the problem.
 
     Values are checked as well as types: known architecture, loss and optimizer names,
     ``image_size`` in [16, :data:`MAX_IMAGE_SIZE`], positive learning rate and temperature,
     a positive ``loss_config["grid_step"]`` and finite positive class weights.
+
+    ``registries=False`` leaves out the checks that read the architecture and loss registries,
+    which import Keras (seconds): the architecture and loss names and the architecture's
+    config. ``bwcolor colorize`` checks so until a photo needs the model, so that a rerun with
+    nothing to do answers without Keras; loading the preset checks everything.
     """
     if not isinstance(config, dict):
         raise ValueError(f"{source} must be a JSON object. Received: {type(config).__name__}")
@@ -110,19 +115,13 @@ def validate_config(config, source="config"):
     if config.get("format_version", FORMAT_VERSION) > FORMAT_VERSION:
         raise ValueError(f"{source} was written by a newer bwcolor (format_version="
                          f"{config['format_version']}); upgrade bwcolor to read it")
-    _check_values(config, source)
+    _check_values(config, source, registries)
     return config
 
 
-def _check_values(config, source):
-    from bwcolor import architectures, losses
-
-    arch, loss = config["architecture"], config["loss"]
-    _check(arch in architectures.available(), source,
-           f"unknown architecture. Received: architecture={arch!r}; "
-           f"available: {architectures.available()}")
-    _check(loss in losses.available(), source,
-           f"unknown loss. Received: loss={loss!r}; available: {losses.available()}")
+def _check_values(config, source, registries=True):
+    if registries:
+        _check_names(config, source)
     size = config["image_size"]
     _check(16 <= size <= MAX_IMAGE_SIZE, source,
            f"image_size must be in [16, {MAX_IMAGE_SIZE}]. Received: image_size={size}")
@@ -159,6 +158,18 @@ def _check_values(config, source):
                        f"Received: rebalancing_lambda={lam!r}")
 
 
+def _check_names(config, source):
+    """The architecture and loss names, against their registries (which import Keras)."""
+    from bwcolor import architectures, losses
+
+    arch, loss = config["architecture"], config["loss"]
+    _check(arch in architectures.available(), source,
+           f"unknown architecture. Received: architecture={arch!r}; "
+           f"available: {architectures.available()}")
+    _check(loss in losses.available(), source,
+           f"unknown loss. Received: loss={loss!r}; available: {losses.available()}")
+
+
 def _is_json(value):
     if value is None or isinstance(value, (str, bool, int, float)):
         return True
@@ -185,15 +196,15 @@ def read_json(path, what="file"):
         raise ValueError(f"cannot read {path}: {e.strerror}") from None
 
 
-def read_preset(name_or_dir):
+def read_preset(name_or_dir, *, registries=True):
     """Return (folder, config, metadata) of a preset, with config validated.
 
     Every problem (unknown name, bad JSON, bad value, missing weights) is a ValueError naming
-    the file.
+    the file. ``registries=False``: as :func:`validate_config` (no Keras import).
     """
     folder = resolve(name_or_dir)
     config = read_json(folder / CONFIG_FILE, CONFIG_FILE)
-    validate_config(config, source=str(folder / CONFIG_FILE))
+    validate_config(config, source=str(folder / CONFIG_FILE), registries=registries)
     if not (folder / WEIGHTS_FILE).is_file():
         raise ValueError(f"preset folder has no {WEIGHTS_FILE}. Received: {str(folder)!r}")
     meta_path = folder / METADATA_FILE

@@ -67,10 +67,12 @@ class Formatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 # ------------------------------------------------------------------- models
-def check_model(name):
-    """Validate a preset name or folder without loading any weights (fast, before any work)."""
+def check_model(name, *, registries=True):
+    """Validate a preset name or folder without loading any weights (fast, before any work);
+    return its config. ``registries=False`` leaves out the checks that import Keras (see
+    :func:`bwcolor.presets.validate_config`)."""
     try:
-        return presets.read_preset(name)[1]
+        return presets.read_preset(name, registries=registries)[1]
     except ValueError as e:
         raise UsageError(f"--model: {e}") from None
 

@@ -73,7 +73,8 @@ def run(args):
     from bwcolor._io import remove_stale_temp_files
     from bwcolor._plan import PlanError, plan_outputs
 
-    config = _common.check_model(args.model)
+    # Keras-free until a photo needs the model: a rerun with nothing to do answers in a blink.
+    config = _common.check_model(args.model, registries=False)
     if args.hints is not None and not _common.takes_hints(config):
         raise UsageError(_NO_HINT_CHANNELS.format(model=args.model))
     try:
@@ -81,6 +82,9 @@ def run(args):
     except PlanError as e:
         raise UsageError(str(e)) from None
     args.hints_by_photo = {} if args.hints is None else _match_hints(*args.hints, plan, args.inputs)
+    todo = [(src, dst) for src, dst in plan.jobs if args.overwrite or not dst.exists()]
+    if todo:
+        _common.check_model(args.model)  # the rest of the checks, before any output line
     skipped_files = _report_skipped(plan)
     failed = list(plan.failures)
     for src, why in failed:
@@ -91,7 +95,6 @@ def run(args):
     _check_writable(Path(args.output))
     for folder in {dst.parent for _, dst in plan.jobs}:
         remove_stale_temp_files(folder)
-    todo = [(src, dst) for src, dst in plan.jobs if args.overwrite or not dst.exists()]
     written = _colorize_all(todo, args, failed) if todo else 0  # no model load with nothing to do
     summary = (f"colorized {written}, skipped {len(plan.jobs) - len(todo)} existing (use "
                f"--overwrite), failed {len(failed)}")
