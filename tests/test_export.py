@@ -110,6 +110,17 @@ def test_an_existing_file_is_kept_unless_overwrite_and_a_folder_always(hint_net,
         export_onnx(hint_net, tmp_path, overwrite=True)
 
 
+def test_a_path_not_ending_in_onnx_is_refused(hint_net, tmp_path):
+    """export_onnx(c, "preset/model.weights.h5", overwrite=True) replaced a model's weights."""
+    weights = tmp_path / "model.weights.h5"
+    weights.write_bytes(b"weights")
+    for name in ["model.weights.h5", "net", "net.onnx.keras"]:
+        with pytest.raises(ValueError, match=r"path must name a file ending in \.onnx"):
+            export_onnx(hint_net, tmp_path / name, overwrite=True)
+    assert weights.read_bytes() == b"weights" and [p.name for p in tmp_path.iterdir()] == [
+        "model.weights.h5"]
+
+
 def test_without_the_packages_the_message_says_what_to_install(hint_net, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnx", None)
     with pytest.raises(ImportError, match=r'pip install "bwcolor\[onnx\]".*Missing: onnx'):

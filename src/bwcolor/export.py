@@ -44,7 +44,8 @@ def export_onnx(colorizer, path, *, height=None, width=None, annealing_temperatu
     ----------
     colorizer : bwcolor.Colorizer
     path : path
-        The ``.onnx`` file to write (atomically; its folder is made if missing).
+        The ``.onnx`` file to write (atomically; its folder is made if missing). A name with
+        another suffix is refused: ``"preset/model.weights.h5"`` would replace a model's weights.
     height, width : int, optional
         The fixed input size, multiples of the net's input multiple (default: the training
         size, square).
@@ -67,7 +68,8 @@ def export_onnx(colorizer, path, *, height=None, width=None, annealing_temperatu
         When the converted file does not run in ONNX Runtime like the model (checked whenever
         ``onnxruntime`` is installed; nothing is written then).
     ValueError, FileExistsError
-        For a bad size or temperature, or an existing file without ``overwrite``.
+        For a bad size or temperature, a path not ending in ``.onnx``, or an existing file
+        without ``overwrite``.
     """
     path = Path(path)
     height, width = _check_size(colorizer, height, width)
@@ -77,6 +79,8 @@ def export_onnx(colorizer, path, *, height=None, width=None, annealing_temperatu
     if path.is_dir() or (path.exists() and not overwrite):
         kind = "a folder" if path.is_dir() else "a file; pass overwrite=True to replace it"
         raise FileExistsError(f"the export path is {kind}. Received: path={str(path)!r}")
+    if path.suffix.lower() != ".onnx":
+        raise ValueError(f"path must name a file ending in .onnx. Received: path={str(path)!r}")
     onnx = _require_onnx()
 
     graph = decoding_model(colorizer, height, width, float(annealing_temperature))

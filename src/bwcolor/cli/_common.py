@@ -77,6 +77,17 @@ def check_model(name, *, registries=True):
         raise UsageError(f"--model: {e}") from None
 
 
+def model_files(name):
+    """The files a command reads of the model ``name`` (a checked preset name or folder): none
+    may be written to (see :class:`bwcolor._io.InputFiles`)."""
+    try:
+        folder = presets.resolve(name)
+    except (TypeError, ValueError):  # check_model says what is wrong
+        return []
+    return [folder / f for f in (presets.CONFIG_FILE, presets.WEIGHTS_FILE, presets.METADATA_FILE)
+            if (folder / f).exists()]
+
+
 def load_colorizer(name):
     from bwcolor import Colorizer, _backend
 

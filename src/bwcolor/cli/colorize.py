@@ -78,7 +78,9 @@ def run(args):
     if args.hints is not None and not _common.takes_hints(config):
         raise UsageError(_NO_HINT_CHANNELS.format(model=args.model))
     try:
-        plan = plan_outputs(args.inputs, args.output, suffix=args.suffix, ext=args.ext)
+        reads = _common.model_files(args.model) + ([args.hints[0]] if args.hints else [])
+        plan = plan_outputs(args.inputs, args.output, suffix=args.suffix, ext=args.ext,
+                            reads=reads)
     except PlanError as e:
         raise UsageError(str(e)) from None
     args.hints_by_photo = {} if args.hints is None else _match_hints(*args.hints, plan, args.inputs)
@@ -86,6 +88,7 @@ def run(args):
     if todo:
         _common.check_model(args.model)  # the rest of the checks, before any output line
     skipped_files = _report_skipped(plan)
+    _report_duplicates(plan)
     failed = list(plan.failures)
     for src, why in failed:
         console.log(f"FAILED {src}: {why}")
@@ -102,6 +105,8 @@ def run(args):
         summary += f", skipped {skipped_files} non-image or special files"
     if plan.renamed:
         summary += f"; {plan.renamed} outputs keep their input's extension in the name (name clash)"
+    if plan.duplicates:
+        summary += f"; {len(plan.duplicates)} photos reached twice were colorized once"
     console.log(summary)
     return EXIT_SOME_FAILED if failed else EXIT_OK
 
@@ -167,6 +172,16 @@ def _report_skipped(plan):
     return sum(len(v) for v in plan.skipped.values())
 
 
+def _report_duplicates(plan):
+    """One line for the photos reached through more than one input (overlapping folders, links):
+    each is colorized once, under the first input that reaches it."""
+    if plan.duplicates:
+        shown = ", ".join(f"{src} (as {first})" for src, first in plan.duplicates[:3])
+        more = ", ..." if len(plan.duplicates) > 3 else ""
+        console.log(f"{len(plan.duplicates)} photos are reached through more than one input "
+                    f"(overlapping folders or links) and are colorized once: {shown}{more}")
+
+
 def _colorize_all(todo, args, failed):
     """Colorize and write every (input, output) in ``todo``; append failures to ``failed`` and
     return how many outputs were written."""
@@ -182,6 +197,19 @@ def _colorize_all(todo, args, failed):
         raise UsageError(_NO_HINT_CHANNELS.format(model=args.model))
     progress = console.progress(len(todo))
     written = 0
+
+    def finish(src, dst, write, t0):
+        """The line of one photo, once its file is written (never before: a full disk)."""
+        try:
+            write.result()
+        except (OSError, ValueError) as e:
+            failed.append((src, f"could not write {dst}: {e}"))
+            console.log(f"FAILED writing {dst} for {src}: {e}")
+            progress.advance(f"FAILED {src}")
+            return 0
+        progress.advance(f"{src} -> {dst} ({time.time() - t0:.2f} s)")
+        return 1
+
     # Decoding the next photo and encoding the last one overlap with the model's prediction;
     # colorize() takes its L* from the decoded PIL image by lookup tables, not float RGB.
     with ThreadPoolExecutor(2) as pool:
@@ -197,20 +225,15 @@ def _colorize_all(todo, args, failed):
                 out = colorizer.colorize(image, render_size=args.render_size,
                                          annealing_temperature=args.temperature,
                                          hints=args.hints_by_photo.get(os.path.realpath(src)))
-                pending_writes.append((src, dst, pool.submit(_write_image, out, dst)))
-                written += 1
-                progress.advance(f"{src} -> {dst} ({time.time() - t0:.2f} s)")
+                pending_writes.append((src, dst, pool.submit(_write_image, out, dst), t0))
             except (ImageDecodeError, OSError, ValueError) as e:
                 failed.append((src, str(e)))
                 console.log(f"FAILED {src}: {e}")
                 progress.advance(f"FAILED {src}")
-        for src, dst, fut in pending_writes:
-            try:
-                fut.result()
-            except (OSError, ValueError) as e:
-                written -= 1
-                failed.append((src, f"could not write {dst}: {e}"))
-                console.log(f"FAILED writing {dst} for {src}: {e}")
+            while pending_writes and pending_writes[0][2].done():  # in order, as they finish
+                written += finish(*pending_writes.pop(0))
+        for pending in pending_writes:
+            written += finish(*pending)
     return written
 
 

@@ -34,6 +34,13 @@ def run(args):
     models = args.model or ["default"]
     for m in models:
         _common.check_model(m)
+    from bwcolor._io import InputFiles, OutputIsInputError
+
+    try:  # nor any model's files, under any name, --overwrite or not
+        InputFiles([*args.images, *(f for m in models for f in _common.model_files(m))]).check(
+            out, advice="choose another -o")
+    except OutputIsInputError as e:
+        raise UsageError(str(e)) from None
     try:  # before loading any model: without the plot extra there is nothing to draw with
         _pyplot()
     except ImportError as e:

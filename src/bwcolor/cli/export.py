@@ -17,12 +17,20 @@ from bwcolor.cli._common import (
 
 
 def run(args):
+    from bwcolor._io import InputFiles, OutputIsInputError
+
     out = Path(args.output)
     if out.is_dir():
         raise UsageError(f"-o must name the .onnx file to write, not a folder. Received: -o {str(out)!r}")
+    if out.suffix.lower() != ".onnx":  # "-o p/model.weights.h5" replaced the preset's weights
+        raise UsageError(f"-o must name a file ending in .onnx. Received: -o {str(out)!r}")
+    _common.check_model(args.model)
+    try:  # under any name, --overwrite or not
+        InputFiles(_common.model_files(args.model)).check(out, advice="choose another -o")
+    except OutputIsInputError as e:
+        raise UsageError(str(e)) from None
     if out.exists() and not args.overwrite:
         raise UsageError(f"-o exists; pass --overwrite to replace it. Received: -o {str(out)!r}")
-    _common.check_model(args.model)
     colorizer = _common.load_colorizer(args.model)
     from bwcolor.export import export_onnx
 
