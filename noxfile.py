@@ -46,6 +46,7 @@ def docs(session):
     """Build the HTML docs with the examples gallery executed; warnings are errors. Then check
     that every public function, class and method has its own entry, and the model card renders."""
     session.install("-e", ".[docs]")
+    session.run("python", "scripts/docs_numbers.py")
     session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html")
     session.run("python", "scripts/check_docs_anchors.py", "docs/_build/html")
 

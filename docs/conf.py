@@ -3,6 +3,8 @@ examples. Nothing here writes outside docs/_build and the ignored generated fold
 (docs/gen_modules, docs/auto_examples): a build leaves the git tree as it found it."""
 
 import importlib
+import importlib.util
+import inspect
 import os
 import sys
 from pathlib import Path
@@ -12,6 +14,17 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 import bwcolor
+
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _script(name):
+    """A module of scripts/ (the docs checks share their rules with this build)."""
+    spec = importlib.util.spec_from_file_location(name, _ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
 
 project = "bwcolor"
 author = "bwcolor developers"
@@ -41,7 +54,31 @@ def _inherited_from_bwcolor(fullname):
                    for attr in vars(base) if not attr.startswith("_") and attr not in vars(cls)})
 
 
-autosummary_context = {"inherited_from_bwcolor": _inherited_from_bwcolor}
+def _keras_protocol(fullname):
+    """Methods the class ``fullname`` implements for Keras (``call``, ``get_config``...): it
+    overrides them without a docstring of its own. The class template names them in one line
+    instead of a table of empty rows; Keras documents what they do."""
+    module, _, name = fullname.rpartition(".")
+    return sorted(_anchors.keras_protocol(getattr(importlib.import_module(module), name)))
+
+
+_anchors = _script("check_docs_anchors")
+autosummary_context = {"inherited_from_bwcolor": _inherited_from_bwcolor,
+                       "keras_protocol": _keras_protocol}
+
+
+def _constructor_signature(app, what, name, obj, options, signature, return_annotation):
+    """A Keras layer, loss or model shows its ``__init__``'s parameters, not the
+    ``(*args, **kwargs)`` of Keras' ``__new__``."""
+    if what == "class" and signature == "(*args, **kwargs)":
+        init = inspect.signature(obj.__init__)
+        parameters = list(init.parameters.values())[1:]
+        return str(init.replace(parameters=parameters, return_annotation=init.empty)), return_annotation
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-process-signature", _constructor_signature)
 # A method bwcolor overrides without a docstring (a Keras model's compute_loss, say) would show
 # Keras' Markdown docstring, which is not reStructuredText; show none instead.
 autodoc_inherit_docstrings = False
@@ -52,8 +89,26 @@ source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py", "images/README.md",
                     "package_description.md"]
 myst_heading_anchors = 3
+# The numbers more than one page quotes, from docs/numbers.json (scripts/docs_numbers.py checks
+# README.md's copies): |name| in reStructuredText, {{ name }} in Markdown.
+_numbers = _script("docs_numbers").load(_ROOT)
+rst_prolog = "\n".join(f".. |{name}| replace:: {value}" for name, value in _numbers.items())
+myst_enable_extensions = ["substitution"]
+myst_substitutions = _numbers
 html_theme = "pydata_sphinx_theme"
 html_title = "bwcolor"
+# Wide tables and long code lines scroll inside the page instead of being cut off.
+html_static_path = ["_static"]
+html_css_files = ["bwcolor.css"]
+# The guide and the model card have no subpages, so the theme's section navigation on the left
+# was empty: it shows the page's own sections there (and the experiment log under the card),
+# and the right sidebar, which would repeat them, is left out to give the text its width.
+_ONE_PAGE_SECTIONS = ["guide", "model_card", "experiments"]
+html_sidebars = {page: ["sidebar-nav-bs", "page-toc"] for page in _ONE_PAGE_SECTIONS}
+html_theme_options = {
+    "secondary_sidebar_items": {"**": ["page-toc", "sourcelink"],
+                                **{page: [] for page in _ONE_PAGE_SECTIONS}},
+}
 intersphinx_mapping = {}
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",
@@ -65,5 +120,11 @@ sphinx_gallery_conf = {
     "download_all_examples": False,
     "abort_on_example_error": True,
     "plot_gallery": "True",
+    # A block's last bare expression is not printed: its repr (a History, a Figure) means
+    # nothing to a reader; the examples print what they mean to show.
+    "capture_repr": (),
+    # The timing pages (sg_execution_times.html) load their table scripts from CDNs; the site
+    # must work offline.
+    "write_computation_times": False,
 }
 suppress_warnings = ["config.cache"]

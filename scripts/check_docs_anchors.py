@@ -8,7 +8,18 @@ lists what is public: each module of ``PUBLIC_MODULES``, every function and clas
 bwcolor class (``Colorizer.save`` comes from ``PresetModel``), not those inherited from Keras. Each must have an anchor (an HTML ``id``, as ``bwcolor.Colorizer.fit``) somewhere in
 the built pages, which Sphinx gives only to an entry that autodoc rendered. It also checks that
 the model card is rendered as a page (its tables and its picture, not Markdown source) and that
-the landing page shows the before/after picture. Exits 1 and names everything missing.
+the landing page shows the before/after picture. And that the site reads well offline:
+
+- no page loads a script or stylesheet from the network (``http(s)://`` or ``//``);
+- no gallery page prints a repr (``<... object at 0x...>``, ``<Figure size ...>``) or a path of
+  the temporary folder the examples ran in;
+- no class is shown as ``(*args, **kwargs)`` (a Keras layer shows its ``__init__``'s
+  parameters);
+- the guide and the model card show their sections in the left navigation.
+
+Methods a class implements for Keras without a docstring of its own (``call``, ``get_config``:
+:func:`keras_protocol`) need no entry: its page names them, and Keras documents them.
+Exits 1 and names everything missing.
 """
 
 from __future__ import annotations
@@ -18,6 +29,7 @@ import importlib
 import inspect
 import re
 import sys
+import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -44,6 +56,26 @@ REQUIRED = tuple(f"bwcolor.Colorizer.{m}" for m in ("fit", "colorize", "evaluate
 REQUIRED += ("bwcolor.data.sample_photo",)
 
 
+def _is_bwcolor(klass):
+    return klass.__module__.split(".")[0] == "bwcolor"
+
+
+def keras_protocol(cls):
+    """Names of the methods ``cls`` (or a bwcolor base of it) overrides from a base class that is
+    not bwcolor's (Keras' ``call``, ``get_config``, ``compute_output_shape``...) without a
+    docstring: Keras' protocol, documented by Keras. Their API entries would be empty."""
+    mro = inspect.getmro(cls)
+    foreign = [k for k in mro if not _is_bwcolor(k) and k is not object]
+    names = set()
+    for klass in (k for k in mro if _is_bwcolor(k)):
+        for attr, value in vars(klass).items():
+            function = value.__func__ if isinstance(value, (staticmethod, classmethod)) else value
+            if (not attr.startswith("_") and inspect.isfunction(function) and not function.__doc__
+                    and any(hasattr(k, attr) for k in foreign)):
+                names.add(attr)
+    return names
+
+
 def expected_anchors():
     """``{anchor: what it is}`` for every public module, function, class, method and property.
 
@@ -64,12 +96,13 @@ def expected_anchors():
             if inspect.isclass(obj):
                 add(id(obj), f"{modname}.{name}", "class")
                 # Keras' own classes are documented by Keras; bwcolor's base classes are not.
-                mine = [k for k in inspect.getmro(obj) if k.__module__.split(".")[0] == "bwcolor"]
+                mine = [k for k in inspect.getmro(obj) if _is_bwcolor(k)]
                 members = {}
                 for klass in reversed(mine):  # the class's own definition wins
                     members.update(vars(klass))
+                protocol = keras_protocol(obj)
                 for attr, value in members.items():
-                    if attr.startswith("_"):
+                    if attr.startswith("_") or attr in protocol:
                         continue
                     if isinstance(value, (staticmethod, classmethod, property)) or inspect.isfunction(value):
                         add((id(obj), attr), f"{modname}.{name}.{attr}", "method or property")
@@ -83,27 +116,77 @@ def expected_anchors():
     return expected
 
 
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+         "track", "wbr"}
+
+
 class _Page(HTMLParser):
-    """The ids, tables and images of one HTML page."""
+    """The ids, tables, images, remote scripts and stylesheets, printed outputs, class
+    signatures and left-navigation links of one HTML page."""
 
     def __init__(self):
         super().__init__()
         self.ids, self.images, self.tables = set(), [], 0
+        self.remote, self.outputs, self.signatures, self.nav_links = [], [], {}, 0
+        self._open = []  # [tag, what it is, its text so far] of the elements the parser is in
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
+        classes = (attrs.get("class") or "").split()
         if attrs.get("id"):
             self.ids.add(attrs["id"])
         if tag == "img":
             self.images.append(attrs.get("src", ""))
         elif tag == "table":
             self.tables += 1
+        elif tag == "a" and attrs.get("href") and any(k == "sidebar" for _, k, _ in self._open):
+            self.nav_links += 1
+        address = attrs.get("src") if tag == "script" else (
+            attrs.get("href") if tag == "link" and "stylesheet" in (attrs.get("rel") or "") else None)
+        if address and re.match(r"(https?:)?//", address):
+            self.remote.append(address)
+        if tag in _VOID:
+            return
+        kind = None
+        if "sidebar-primary-items__start" in classes:  # the left navigation (not the header's
+            kind = "sidebar"                              # links, repeated there for phones)
+        elif any(c.startswith("sphx-glr-script-out") for c in classes):
+            kind = "output"
+        elif tag == "dt" and "sig" in classes and attrs.get("id"):
+            kind = "signature:" + attrs["id"]
+        self._open.append([tag, kind, []])
+
+    def handle_endtag(self, tag):
+        if not any(open_tag == tag for open_tag, _, _ in self._open):
+            return
+        while True:
+            open_tag, kind, text = self._open.pop()
+            if kind == "output":
+                self.outputs.append("".join(text))
+            elif kind and kind.startswith("signature:"):
+                self.signatures[kind.partition(":")[2]] = " ".join("".join(text).split())
+            if open_tag == tag:
+                break
+
+    def handle_data(self, data):
+        for _, kind, text in self._open:
+            if kind and kind != "sidebar":
+                text.append(data)
 
 
 def _parse(path):
     page = _Page()
     page.feed(path.read_text(encoding="utf-8"))
     return page
+
+
+# What a gallery page must not print: a repr that means nothing to a reader, or where the example
+# happened to put its files.
+_NOISE = re.compile(r"<[\w.]+ object at 0x[0-9a-f]+>|<Figure size [^>]*>|(?:"
+                    + "|".join(re.escape(t.rstrip("/\\")) for t in {tempfile.gettempdir(), "/tmp"})
+                    + r")[/\\][^\s'\"<>,]*")
+# Pages whose sections the left navigation must list.
+_NAVIGATED = ("guide.html", "model_card.html")
 
 
 def check(html_dir):
@@ -135,6 +218,19 @@ def check(html_dir):
         for src in pages.get(page_name, _Page()).images:
             if not re.match(r"[a-z]+:", src) and not (html_dir / src).is_file():
                 problems.append(f"{page_name} shows an image that was not copied: {src!r}")
+    for name, page in sorted(pages.items()):
+        for address in page.remote:
+            problems.append(f"{name} loads {address} from the network: the site must work offline")
+        for output in page.outputs:
+            for noise in sorted(set(_NOISE.findall(output))):
+                problems.append(f"{name} prints {noise!r}: print what the example means to show")
+        for anchor, signature in sorted(page.signatures.items()):
+            if "(*args, **kwargs)" in signature and anchor.startswith("bwcolor."):
+                problems.append(f"{name} shows {anchor} as (*args, **kwargs): show its "
+                                "__init__'s parameters")
+    for name in _NAVIGATED:
+        if name in pages and pages[name].nav_links == 0:
+            problems.append(f"{name} has an empty left navigation: it should list the page's sections")
     return problems
 
 
