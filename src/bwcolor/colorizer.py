@@ -203,9 +203,11 @@ class Colorizer(PresetModel):
             or ``(x, y, color[, radius])`` tuples, in the photo's pixels (x = column); for a list
             of photos, one such list (or None) per photo. Only a hint's chroma is used.
         spread_hints : bool
-            Also pull the predicted colors towards each hint's color around it, along similar
-            L* (:func:`bwcolor.postprocessing.spread_hints`); False: the model's hint channels
-            only.
+            Each hint colors its square (``radius`` photo pixels each side; without one, the
+            model's output cell under it) and, when True, the colors around the square too,
+            fading with distance and along similar L*, so a larger radius reaches further
+            (:func:`bwcolor.postprocessing.spread_hints`). False: each hint's square only (and
+            what the model's hint channels do).
 
         Returns
         -------
@@ -221,7 +223,7 @@ class Colorizer(PresetModel):
             ab = self.predict_ab(x, annealing_temperature, flip_average)
             for j, i in enumerate(indices):
                 results[i] = self.postprocessor.join(prepared[i][0], ab[j], refine_chroma,
-                                                     checked[i] if spread_hints else None)
+                                                     checked[i], spread=spread_hints)
         return results[0] if single else results
 
     def evaluate(self, data_source: Photos, *, split: str | None = None, size: int | None = None,
@@ -250,8 +252,9 @@ class Colorizer(PresetModel):
         -------
         dict
             Means over the photos of ``psnr``, ``ssim``, ``delta_e2000``, ``colorfulness``,
-            ``colorfulness_reference``; ``n_images`` scored and ``n_skipped`` unreadable files
-            (each also reported with a warning).
+            ``colorfulness_reference``; ``n_images`` scored and ``n_skipped``: unreadable files
+            and photos whose short side is under ``size`` (as ``fit`` skips photos smaller than
+            its crop), each also reported with a warning.
         """
         return evaluation.evaluate(self, data_source,
                                    size=self.config["image_size"] if size is None else size,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import stat
 import warnings
 from pathlib import Path
 
@@ -291,15 +292,25 @@ def _paths_to_score(data_source, size, split):
 
 def reference_crops(data_source, size, split):
     """uint8 center crops (short side resized to ``size``) of the photos to evaluate on, their
-    paths, and how many files could not be read (each is warned about, never silently dropped)."""
+    paths, and how many files were skipped: unreadable ones, and photos whose short side is
+    under ``size`` (as ``fit`` skips photos smaller than its crop: upscaled, their scores would
+    measure the resize). Each is warned about, never silently dropped."""
     check_int("size", size, low=presets.MIN_RENDER_SIZE)
     if size > presets.MAX_RENDER_SIZE:
         raise ValueError(f"size must be <= {presets.MAX_RENDER_SIZE}. Received: size={size!r}")
     paths = _paths_to_score(data_source, size, split)
-    crops, read, skipped = [], [], 0
+    crops, read, skipped, too_small = [], [], 0, []
     # The same deterministic resize + center crop as validation batches.
     cropper = data.ColorizationDataset(paths, size, 1, training=False) if paths else None
     for p in paths:
+        photo_size = _header_size(p)
+        if photo_size is not None and min(photo_size) < size:
+            warnings.warn(f"evaluate skips a photo smaller than the {size} px crop "
+                          f"({photo_size[0]}x{photo_size[1]}). Received: path={str(p)!r}",
+                          stacklevel=3)
+            skipped += 1
+            too_small.append(min(photo_size))
+            continue
         try:
             crops.append(cropper.rgb_crop(p))
             read.append(p)
@@ -307,5 +318,27 @@ def reference_crops(data_source, size, split):
             warnings.warn(f"evaluate skips an unreadable file: {e}", stacklevel=3)
             skipped += 1
     if not crops:
+        if too_small:
+            raise ValueError(f"no photo to evaluate at size {size}: {len(too_small)} smaller than "
+                             f"the {size} px crop (the largest has a short side of "
+                             f"{max(too_small)} px; a smaller size scores them)"
+                             + (f", {skipped - len(too_small)} unreadable"
+                                if skipped > len(too_small) else "")
+                             + f". Received: {data_source!r}")
         raise ValueError(f"no readable photos to evaluate. Received: {data_source!r}")
     return crops, read, skipped
+
+
+def _header_size(path):
+    """(width, height) of a photo as stored (EXIF rotation does not change its short side), read
+    from its header; None for anything unreadable (or not a regular file, which is never
+    opened), whose crop then says what is wrong."""
+    from PIL import Image
+
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        with Image.open(path) as img:
+            return img.size
+    except Exception:  # the decode that follows names the problem
+        return None

@@ -28,13 +28,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import numbers
 import os
 import re
+import stat
 
 import numpy as np
 
+from bwcolor._arguments import is_finite_number, shown
 from bwcolor.color import ab_to_target, rgb_to_lab
 
 __all__ = [
@@ -61,10 +62,13 @@ DEFAULT_RADIUS = 2
 MAX_RADIUS = 8
 
 _HEX = re.compile(r"^#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})$")
+# CSS's functional form, as color pickers (Gradio's among them) write it: 'rgb(122, 82, 48)',
+# 'rgba(122.4, 82, 48, 1)'; the alpha is ignored.
+_FUNCTIONAL = re.compile(r"^rgba?\(\s*([^,\s()]+)\s*,\s*([^,\s()]+)\s*,\s*([^,\s()]+)\s*"
+                         r"(?:,\s*[^,\s()]+\s*)?\)$", re.IGNORECASE)
 
-
-_COLOR_FORMS = ("'#rrggbb', '#rgb', a CSS color name such as 'skyblue', or (r, g, b) with ints "
-                "in [0, 255]")
+_COLOR_FORMS = ("'#rrggbb', '#rgb', 'rgb(r, g, b)', a CSS color name such as 'skyblue', or "
+                "(r, g, b) with ints in [0, 255]")
 
 
 def parse_color(value):
@@ -73,8 +77,10 @@ def parse_color(value):
     Parameters
     ----------
     value : str or sequence of 3 ints
-        ``"#7a5230"``, ``"7a5230"``, ``"#fa0"``, a CSS color name (``"skyblue"``, ``"Forest
-        Green"``: case and spaces do not matter) or ``(122, 82, 48)``.
+        ``"#7a5230"``, ``"7a5230"``, ``"#fa0"``, ``"rgb(122, 82, 48)"`` (or ``"rgba(...)"``, as
+        color pickers write it: components in [0, 255], rounded; the alpha is ignored), a CSS
+        color name (``"skyblue"``, ``"Forest Green"``: case and spaces do not matter) or
+        ``(122, 82, 48)``.
 
     Raises
     ------
@@ -85,6 +91,8 @@ def parse_color(value):
     --------
     >>> parse_color("#fa0"), parse_color("skyblue"), parse_color((1, 2, 3))
     ((255, 170, 0), (135, 206, 235), (1, 2, 3))
+    >>> parse_color("rgba(122.4, 82, 48, 1)")
+    (122, 82, 48)
     """
     if isinstance(value, str):
         text = value.strip()
@@ -94,6 +102,9 @@ def parse_color(value):
             if len(digits) == 3:
                 digits = "".join(c * 2 for c in digits)
             return tuple(int(digits[i:i + 2], 16) for i in (0, 2, 4))
+        functional = _functional_color(text)
+        if functional is not None:
+            return functional
         named = _css_color(text)
         if named is not None:
             return named
@@ -101,7 +112,21 @@ def parse_color(value):
             and all(isinstance(c, numbers.Integral) and not isinstance(c, bool) and 0 <= c <= 255
                     for c in value)):
         return tuple(int(c) for c in value)
-    raise ValueError(f"a hint color must be {_COLOR_FORMS}. Received: color={value!r}")
+    raise ValueError(f"a hint color must be {_COLOR_FORMS}. Received: color={shown(value)}")
+
+
+def _functional_color(text):
+    """(r, g, b) of ``rgb(r, g, b)`` / ``rgba(r, g, b, a)`` with numbers in [0, 255], or None."""
+    match = _FUNCTIONAL.match(text)
+    if not match:
+        return None
+    try:
+        values = [float(c) for c in match.groups()]
+    except ValueError:
+        return None
+    if not all(is_finite_number(v) and 0 <= v <= 255 for v in values):
+        return None
+    return tuple(int(v + 0.5) for v in values)
 
 
 def _css_color(text):
@@ -155,8 +180,9 @@ class Hint:
 
 
 def _number(value, what, index):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"hint {index}: {what} must be a finite number. Received: {what}={value!r}")
+    if not is_finite_number(value):
+        raise ValueError(f"hint {index}: {what} must be a finite number. "
+                         f"Received: {what}={shown(value)}")
     return float(value)
 
 
@@ -168,13 +194,13 @@ def _one_hint(item, index):
         missing = {"x", "y", "color"} - set(item)
         if unknown or missing:
             raise ValueError(f"hint {index}: a hint has keys x, y, color and optionally radius. "
-                             f"Received: {item!r}")
+                             f"Received: {shown(item)}")
         x, y, color, radius = item["x"], item["y"], item["color"], item.get("radius")
     elif isinstance(item, (list, tuple)) and len(item) in (3, 4):
         x, y, color, radius = (*item, None) if len(item) == 3 else item
     else:
         raise ValueError(f"hint {index}: a hint is a Hint, a dict with x, y, color (radius), or an "
-                         f"(x, y, color[, radius]) tuple. Received: {item!r}")
+                         f"(x, y, color[, radius]) tuple. Received: {shown(item)}")
     try:
         rgb = parse_color(color)
     except ValueError as e:
@@ -183,7 +209,7 @@ def _one_hint(item, index):
     if radius is not None:
         radius = _number(radius, "radius", index)
         if radius < 0:
-            raise ValueError(f"hint {index}: radius must be >= 0. Received: radius={radius!r}")
+            raise ValueError(f"hint {index}: radius must be >= 0. Received: radius={radius:g}")
     return Hint(x, y, "#{:02x}{:02x}{:02x}".format(*rgb), radius)
 
 
@@ -214,7 +240,7 @@ def parse_hints(hints, height=None, width=None):
     if hints is None:
         return []
     if isinstance(hints, (str, bytes, dict, Hint)) or not hasattr(hints, "__iter__"):
-        raise ValueError(f"hints must be a list of hints (one photo). Received: {hints!r}")
+        raise ValueError(f"hints must be a list of hints (one photo). Received: {shown(hints)}")
     parsed = [_one_hint(item, i) for i, item in enumerate(hints)]
     for i, h in enumerate(parsed):
         if height is None or width is None:
@@ -250,8 +276,9 @@ def hint_channels(hints, photo_shape, render_shape):
     sy, sx = h / H, w / W
     for hint in hints:
         cy, cx = hint.cell(photo_shape, render_shape)
-        r = DEFAULT_RADIUS if hint.radius is None else round(hint.radius * min(sx, sy))
-        r = min(MAX_RADIUS, max(0, r))
+        # Clipped before rounding: a radius of 1e300 photo pixels is a float, its round() not.
+        r = DEFAULT_RADIUS if hint.radius is None else round(min(MAX_RADIUS,
+                                                                 hint.radius * min(sx, sy)))
         out[max(0, cy - r):cy + r + 1, max(0, cx - r):cx + r + 1] = (*ab_to_target(hint.ab), 1.0)
     return out
 
@@ -310,7 +337,8 @@ def load_hints_file(path):
     The file holds either a list of hints for one photo, ``[{"x": 120, "y": 80, "color":
     "#7a5230", "radius": 6}, ...]``, or an object mapping photo names to such lists, ``{"a.jpg":
     [...], "album/b.png": [...]}`` (names as given on the command line, relative to an input
-    folder, or the file name alone).
+    folder, or the file name alone). UTF-8, with or without a byte-order mark (as Windows'
+    Notepad saves it).
 
     Returns
     -------
@@ -321,22 +349,55 @@ def load_hints_file(path):
     Raises
     ------
     ValueError
-        For a file that cannot be read, is not UTF-8 JSON, repeats a key in an object (JSON
-        readers keep the last one silently) or holds another shape, naming the file.
+        For a file that cannot be read, is not a regular file (a named pipe, a device or a
+        folder is refused without being read), is not UTF-8 JSON, is nested too deeply, holds
+        a number Python will not parse, repeats a key in an object (JSON readers keep the last
+        one silently) or holds another shape, naming the file.
     """
     path = os.fspath(path)
     try:
-        with open(path, encoding="utf-8") as f:
-            value = json.load(f, object_pairs_hook=_no_repeated_keys)
+        text = _read_regular_file(path)
+        value = json.loads(text.decode("utf-8-sig"), object_pairs_hook=_no_repeated_keys)
     except OSError as e:
         raise ValueError(f"cannot read the hints file {path!r}: {e.strerror or e}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"hints file {path!r} is not valid JSON: {e}") from None
     except _RepeatedKey as e:
-        raise ValueError(f"hints file {path!r} names {e.args[0]!r} twice in one object") from None
+        raise ValueError(f"hints file {path!r} names {shown(e.args[0])} twice in one "
+                         f"object") from None
+    except RecursionError:
+        raise ValueError(f"hints file {path!r} is not valid hints JSON: it is nested too "
+                         f"deeply") from None
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, an int over 4300 digits
+        why = ("it holds an integer of more digits than Python reads (4300)"
+               if "integer string conversion" in str(e) else " ".join(str(e).split()))
+        raise ValueError(f"hints file {path!r} is not valid JSON: {why}") from None
     if isinstance(value, list):
         return value
     if isinstance(value, dict) and all(isinstance(v, list) for v in value.values()):
         return value
     raise ValueError(f"hints file {path!r} must hold a list of hints or an object mapping photo "
                      f"names to lists of hints. Received: {type(value).__name__}")
+
+
+#: Largest hints file read, in bytes: a hint takes under 100, so this is ~100,000 hints.
+MAX_HINTS_FILE_BYTES = 10 * 2**20
+
+
+def _read_regular_file(path):
+    """The bytes of ``path``, or OSError for anything but a regular file of sane size. Opened
+    without blocking and checked on the open descriptor: reading a named pipe would wait for a
+    writer forever."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = ("a folder" if stat.S_ISDIR(st.st_mode) else
+                    "a named pipe (FIFO)" if stat.S_ISFIFO(st.st_mode) else
+                    "a socket" if stat.S_ISSOCK(st.st_mode) else "a device")
+            raise OSError(0, f"it is {kind}, not a regular file; it was not read")
+        if st.st_size > MAX_HINTS_FILE_BYTES:
+            raise OSError(0, f"it has {st.st_size} bytes, more than a hints file's "
+                             f"{MAX_HINTS_FILE_BYTES} (about 100,000 hints)")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(MAX_HINTS_FILE_BYTES + 1)
+    finally:
+        os.close(fd)

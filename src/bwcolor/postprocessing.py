@@ -79,11 +79,12 @@ class Postprocessor:
             return losses.annealed_mean(output, self.bins, annealing_temperature)
         return color_ops.target_to_ab(keras.ops.cast(output, "float32"))
 
-    def join(self, lightness, ab_small, refine_chroma=False, hints=None):
+    def join(self, lightness, ab_small, refine_chroma=False, hints=None, spread=True):
         """The photo's L* (H, W) and its predicted a*b* (h, w, 2) -> uint8 sRGB (H, W, 3);
-        ``hints`` (checked :class:`~bwcolor.hints.Hint` s) are spread by :func:`spread_hints`."""
+        ``hints`` (checked :class:`~bwcolor.hints.Hint` s) color their squares and, when
+        ``spread``, beyond them (:func:`spread_hints`)."""
         if hints:
-            ab_small = spread_hints(lightness, ab_small, hints)
+            ab_small = spread_hints(lightness, ab_small, hints, spread=spread)
         return join(lightness, ab_small, refine_chroma)
 
 
@@ -168,15 +169,20 @@ def _join_pool():
     return ThreadPoolExecutor(max(1, os.cpu_count() or 1), thread_name_prefix="bwcolor-join")
 
 
-def spread_hints(lightness, ab_small, hints, *, distance=SPREAD_DISTANCE,
+def spread_hints(lightness, ab_small, hints, *, spread=True, distance=SPREAD_DISTANCE,
                  lightness_sigma=SPREAD_LIGHTNESS, prior=SPREAD_PRIOR):
-    """Pull predicted a*b* towards the hints' colors around each hint, along similar L*.
+    """Give each hint's square its color, and pull the predicted a*b* around it towards that
+    color along similar L*.
 
-    Each hint's residual (its a*b* minus the prediction under it) is spread over the a*b* grid
-    with weights ``exp(-d^2 / 2 (distance * side)^2) * exp(-dL^2 / 2 lightness_sigma^2)``: near
-    the hint and at a similar lightness (the same object, as in Levin et al. 2004's affinity),
-    and normalized against ``prior``, the weight the prediction keeps. Under a hint the color is
-    the hint's (to within ``prior``), far from every hint it is the model's.
+    A hint covers the square of half-side ``hint.radius`` photo pixels around it (without a
+    radius, the a*b* cell under it): there its weight is 1. Beyond the square (when
+    ``spread``) the hint's residual (its a*b* minus the prediction under it) spreads over the
+    a*b* grid with weights ``exp(-d^2 / 2 (distance * side)^2) * exp(-dL^2 / 2
+    lightness_sigma^2)``, ``d`` the distance from the square's edge in cells and ``dL`` the L*
+    difference from the hint's own cell: near the hint and at a similar lightness (the same
+    object, as in Levin et al. 2004's affinity), so a larger radius carries the color further.
+    Weights are normalized against ``prior``, the weight the prediction keeps: on a hint's
+    square the color is the hint's (to within ``prior``), far from every hint it is the model's.
 
     Parameters
     ----------
@@ -186,12 +192,15 @@ def spread_hints(lightness, ab_small, hints, *, distance=SPREAD_DISTANCE,
         Predicted a*b* in Lab units on the model's output grid.
     hints : list of Hint
         Checked hints (:func:`bwcolor.hints.parse_hints`), in the photo's pixels.
+    spread : bool
+        False: each hint colors its own square only, and nothing beyond it.
 
     Returns
     -------
     ndarray (h, w, 2) float32
     """
     h, w = ab_small.shape[:2]
+    H, W = lightness.shape
     grid_l = _resize(np.asarray(lightness, np.float32)[..., None], h, w)[..., 0]
     rows, cols = np.mgrid[0:h, 0:w].astype(np.float32)
     side = distance * max(h, w)
@@ -199,9 +208,18 @@ def spread_hints(lightness, ab_small, hints, *, distance=SPREAD_DISTANCE,
     pulled = np.zeros((h, w, 2), np.float32)
     for hint in hints:
         cy, cx = hint.cell(lightness.shape, (h, w))
+        radius = hint.radius or 0.0
+        # Distance in cells from the hint's square (0 on it); min() keeps a huge radius finite.
+        dy = np.maximum(0.0, np.abs(rows - cy) - min(radius * h / H, h))
+        dx = np.maximum(0.0, np.abs(cols - cx) - min(radius * w / W, w))
+        on_square = (dy == 0) & (dx == 0)
+        if spread:
+            weight = np.exp(-(dy ** 2 + dx ** 2) / (2 * side ** 2)
+                            - (grid_l - grid_l[cy, cx]) ** 2 / (2 * lightness_sigma ** 2))
+            weight = np.where(on_square, 1.0, weight).astype(np.float32)
+        else:
+            weight = on_square.astype(np.float32)
         residual = hint.ab - ab_small[cy, cx]
-        weight = np.exp(-((rows - cy) ** 2 + (cols - cx) ** 2) / (2 * side ** 2)
-                        - (grid_l - grid_l[cy, cx]) ** 2 / (2 * lightness_sigma ** 2))
         total_weight += weight
         pulled += weight[..., None] * residual
     return (ab_small + pulled / total_weight[..., None]).astype(np.float32)

@@ -11,9 +11,11 @@ import math
 import os
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from bwcolor import color, data, presets
+from bwcolor._arguments import shown
+from bwcolor.data.decode import warn_if_several_frames
 from bwcolor.hints import HINT_CHANNELS, hint_channels, parse_hints
 
 __all__ = ["Preprocessor", "is_single"]
@@ -21,6 +23,8 @@ __all__ = ["Preprocessor", "is_single"]
 #: Aspect ratios from 1:1 to 8:1 (2^3) are rounded to 2^(3 k / _ASPECT_STEPS): one compiled
 #: render shape per step and orientation.
 _ASPECT_STEPS = 12
+#: The EXIF tag of a photo's orientation (1: upright as stored).
+_ORIENTATION = 0x0112
 
 
 def is_single(images):
@@ -52,14 +56,16 @@ class Preprocessor:
         :class:`~bwcolor.hints.Hint`, maybe empty).
 
         ``hints``: None, one photo's list of hints (for one photo), or one list (or None) per
-        photo (for a list of photos). Raises ValueError for hints the model cannot take, a count
-        that does not match the photos, or a bad hint (naming the photo's index)."""
-        if hints is None:
+        photo (for a list of photos). None or an empty list is automatic mode for one photo or
+        many. Raises ValueError for hints the model cannot take, a count that does not match
+        the photos, or a bad hint (naming the photo's index)."""
+        if hints is None or (isinstance(hints, (list, tuple)) and len(hints) == 0):
             return [[] for _ in prepared]
         per_photo = [hints] if single else hints
         if not isinstance(per_photo, (list, tuple)) or len(per_photo) != len(prepared):
             raise ValueError(f"for a list of {len(prepared)} photos, hints must be a list of "
-                             f"{len(prepared)} lists of hints (or None). Received: hints={hints!r}")
+                             f"{len(prepared)} lists of hints (or None). "
+                             f"Received: hints={shown(hints)}")
         if not self.hints and any(item for item in per_photo if item is not None):
             raise ValueError("this model does not take color hints: it was built without hint "
                              "channels. Use a preset trained with hints (the bundled 'default' "
@@ -73,9 +79,17 @@ class Preprocessor:
         return checked
 
     def lightness(self, image):
-        """Full-resolution L* (float32, H x W) of a path, PIL image or array; gray or color."""
+        """Full-resolution L* (float32, H x W) of a path, PIL image or array; gray or color.
+
+        A path and a PIL image of it give the same L*: EXIF orientation is applied to both,
+        and of an image of several frames the first (or the one a PIL image is at) is used,
+        with a warning naming the file."""
         if isinstance(image, (str, os.PathLike)):
             image = data.open_image(image)
+        elif isinstance(image, Image.Image):
+            warn_if_several_frames(image, getattr(image, "filename", None) or "the image")
+            if image.getexif().get(_ORIENTATION, 1) != 1:  # as open_image does for a file
+                image = ImageOps.exif_transpose(image)
         if isinstance(image, Image.Image):
             return data.pil_to_lightness(image)
         if isinstance(image, np.ndarray):

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import importlib.resources
 import json
-import math
 import os
 import shutil
 from pathlib import Path
+
+from bwcolor._arguments import is_finite_number, shown
 
 __all__ = ["CONFIG_SCHEMA", "MAX_IMAGE_SIZE", "MAX_RENDER_SIZE", "MIN_RENDER_SIZE", "available",
            "is_preset_folder", "read_json", "read_preset", "resolve", "validate_config",
@@ -131,7 +132,8 @@ def _check_values(config, source, registries=True):
     for key in ("learning_rate", "annealing_temperature"):
         if key in config:
             v = config[key]
-            _check(math.isfinite(v) and v > 0, source, f"{key} must be > 0. Received: {key}={v!r}")
+            _check(is_finite_number(v) and v > 0, source,
+                   f"{key} must be > 0. Received: {key}={shown(v)}")
     mp = config.get("mixed_precision")
     _check(mp in _MIXED_PRECISION, source,
            f"mixed_precision must be one of {_MIXED_PRECISION}. Received: mixed_precision={mp!r}")
@@ -140,6 +142,9 @@ def _check_values(config, source, registries=True):
                f"architecture_config values must be JSON (strings, numbers, lists...), so the "
                f"config can be saved; name a backbone instead of passing a model. Received: "
                f"{key}={type(value).__name__}")
+    if registries:
+        _check_architecture_config(config["architecture"], config.get("architecture_config", {}),
+                                   source)
     loss_config = config.get("loss_config", {})
     if "grid_step" in loss_config:
         step = loss_config["grid_step"]
@@ -149,13 +154,43 @@ def _check_values(config, source, registries=True):
     if "weights" in loss_config:
         w = loss_config["weights"]
         _check(isinstance(w, list) and w and all(
-            isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x >= 0
+            is_finite_number(x) and x >= 0
             for x in w), source, "loss_config.weights must be a list of finite numbers >= 0")
     if "rebalancing_lambda" in loss_config:
         lam = loss_config["rebalancing_lambda"]
         _check(isinstance(lam, (int, float)) and not isinstance(lam, bool) and 0 <= lam <= 1,
                source, f"loss_config.rebalancing_lambda must be in [0, 1]. "
                        f"Received: rebalancing_lambda={lam!r}")
+
+
+def _check_architecture_config(arch, architecture_config, source):
+    """Each ``architecture_config`` value has the type of the builder's default for its key: a
+    bool for a bool (``"yes"`` is not ``True``), an int for an int, a finite number for a float,
+    a list for a tuple, a string (or None) for a string; keys whose default is None take any
+    JSON. Unknown keys are left to :func:`bwcolor.architectures.get`, which names them."""
+    import inspect
+
+    from bwcolor import architectures
+
+    parameters = inspect.signature(architectures._entry(arch)[0]).parameters
+    for key, value in architecture_config.items():
+        if key not in parameters or parameters[key].default is inspect.Parameter.empty:
+            continue
+        default = parameters[key].default
+        if isinstance(default, bool):
+            ok, wanted = isinstance(value, bool), "a bool (true or false)"
+        elif isinstance(default, int):
+            ok, wanted = isinstance(value, int) and not isinstance(value, bool), "an int"
+        elif isinstance(default, float):
+            ok, wanted = is_finite_number(value), "a finite number"
+        elif isinstance(default, (tuple, list)):
+            ok, wanted = isinstance(value, (tuple, list)), "a list"
+        elif isinstance(default, str):
+            ok, wanted = value is None or isinstance(value, str), "a string (or null)"
+        else:
+            continue
+        _check(ok, source, f"architecture_config[{key!r}] must be {wanted} for architecture "
+                           f"{arch!r}. Received: {key}={shown(value)}")
 
 
 def _check_names(config, source):
@@ -171,11 +206,18 @@ def _check_names(config, source):
 
 
 def _is_json(value):
+    try:
+        return _is_json_tree(value)
+    except RecursionError:  # nested deeper than any config needs
+        return False
+
+
+def _is_json_tree(value):
     if value is None or isinstance(value, (str, bool, int, float)):
         return True
     if isinstance(value, (list, tuple)):
-        return all(map(_is_json, value))
-    return isinstance(value, dict) and all(isinstance(k, str) and _is_json(v)
+        return all(map(_is_json_tree, value))
+    return isinstance(value, dict) and all(isinstance(k, str) and _is_json_tree(v)
                                            for k, v in value.items())
 
 
@@ -192,6 +234,8 @@ def read_json(path, what="file"):
         raise ValueError(f"{what} not found. Received: path={str(path)!r}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"{path} is not valid JSON: {e}") from None
+    except RecursionError:
+        raise ValueError(f"{path} is not valid JSON here: it is nested too deeply") from None
     except OSError as e:
         raise ValueError(f"cannot read {path}: {e.strerror}") from None
 

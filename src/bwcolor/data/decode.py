@@ -273,9 +273,22 @@ def _to_srgb(img, path):
     return converted
 
 
+def warn_if_several_frames(img, name):
+    """Warn (a UserWarning naming ``name``) when ``img`` holds several frames (an animated GIF,
+    PNG or WebP, a multi-page TIFF): bwcolor reads the one the image is at, the first of a file
+    just opened, and says so rather than drop the others silently."""
+    frames = getattr(img, "n_frames", 1)
+    if isinstance(frames, int) and frames > 1:
+        which = "the first" if img.tell() == 0 else f"frame {img.tell() + 1}"
+        warnings.warn(f"{name}: has {frames} frames (an animated image or a multi-page file); "
+                      f"only {which} is used", UserWarning, stacklevel=3)
+
+
 def open_image(path, *, min_short_side=None):
     """Decode an image file into a PIL image: pixels loaded, EXIF orientation applied, embedded
-    ICC profile converted to sRGB, file closed.
+    ICC profile converted to sRGB, file closed. A file of several frames (an animated GIF or
+    PNG, a multi-page TIFF) gives its first, with a warning naming it
+    (:func:`warn_if_several_frames`).
 
     The first step of :func:`load_rgb`; :func:`pil_to_rgb` or :func:`pil_to_lightness` finish
     it. ``min_short_side`` and the errors are those of :func:`load_rgb`; a path that is not a
@@ -291,6 +304,7 @@ def open_image(path, *, min_short_side=None):
                 scale = max(min_short_side / min(w, h), 1e-9)
                 img.draft("RGB", (int(np.ceil(w * scale)), int(np.ceil(h * scale))))
             img.load()
+            warn_if_several_frames(img, path)
             img = ImageOps.exif_transpose(img)
     except FileNotFoundError:
         raise ImageDecodeError(f"file not found. Received: path={path!r}",
