@@ -62,7 +62,7 @@ LAYERS = {
     "evaluation": 7, "preset_model": 7,
     "training": 8, "export": 8,
     "colorizer": 9,
-    "app": 10, "video": 10,
+    "app": 10, "video": 10, "cluster": 10,
     "cli": 11,
     "__main__": 12,
 }

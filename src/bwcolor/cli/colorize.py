@@ -42,17 +42,10 @@ def _hints_file(text):
 
 
 def _write_image(rgb, path):
-    from PIL import Image
+    # The one encoder of colorized photos, shared with bwcolor.cluster (the same bytes).
+    from bwcolor._io import write_image
 
-    from bwcolor._io import atomic_write
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fmt = Image.registered_extensions().get(path.suffix.lower(), "PNG")  # Pillow's own table
-    # PNG at zlib level 1: ~5x faster than the default 6 for ~10% larger files.
-    options = {"JPEG": {"quality": 95}, "PNG": {"compress_level": 1},
-               "WEBP": {"quality": 95}}.get(fmt, {})
-    with atomic_write(path) as f:
-        Image.fromarray(rgb).save(f, format=fmt, **options)
+    write_image(rgb, path)
 
 
 def _check_writable(output):
@@ -73,6 +66,8 @@ def run(args):
     from bwcolor._io import remove_stale_temp_files
     from bwcolor._plan import PlanError, plan_outputs
 
+    if args.ray is not None:
+        _check_ray(args)
     # Keras-free until a photo needs the model: a rerun with nothing to do answers in a blink.
     config = _common.check_model(args.model, registries=False)
     if args.hints is not None and not _common.takes_hints(config):
@@ -98,7 +93,8 @@ def run(args):
     _check_writable(Path(args.output))
     for folder in {dst.parent for _, dst in plan.jobs}:
         remove_stale_temp_files(folder)
-    written = _colorize_all(todo, args, failed) if todo else 0  # no model load with nothing to do
+    colorize_all = _colorize_all if args.ray is None else _colorize_on_ray
+    written = colorize_all(todo, args, failed) if todo else 0  # no model load with nothing to do
     summary = (f"colorized {written}, skipped {len(plan.jobs) - len(todo)} existing (use "
                f"--overwrite), failed {len(failed)}")
     if skipped_files:
@@ -237,6 +233,48 @@ def _colorize_all(todo, args, failed):
     return written
 
 
+def _check_ray(args):
+    """--ray needs the ray extra, and takes no --hints: say so before any work."""
+    from bwcolor.cluster import import_ray
+
+    try:
+        import_ray()
+    except ImportError as e:
+        raise UsageError(f"--ray: {e}") from None
+    if args.hints is not None:
+        raise UsageError("--hints is not available with --ray yet; colorize photos with hints "
+                         "without --ray")
+
+
+def _colorize_on_ray(todo, args, failed):
+    """``_colorize_all`` on a Ray cluster (bwcolor.cluster): the same files, one line per photo
+    as it is written, and where Ray's own logs went."""
+    from bwcolor import cluster
+
+    progress = console.progress(len(todo))
+    t0 = time.monotonic()
+
+    def advance(done, total, src, dst, error):
+        rate = done / max(time.monotonic() - t0, 1e-9)
+        if error:
+            failed.append((src, error))
+            console.log(f"FAILED {src}: {error}")
+            progress.advance(f"FAILED {src}")
+        else:
+            progress.advance(f"{src} -> {dst} ({rate:.1f} photos/s)")
+
+    address = None if args.ray == "local" else args.ray
+    try:
+        result = cluster.run_jobs(todo, args.model, address=address, actors=args.ray_actors,
+                                  render_size=args.render_size,
+                                  annealing_temperature=args.temperature, progress=advance)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    console.log(f"Ray: {result.actors} actors, {result.written / max(result.seconds, 1e-9):.2f} "
+                f"photos/s; Ray's logs: {result.ray_logs}")
+    return result.written
+
+
 _SKIP_WORDS = {"not_image": "non-image files", "not_regular":
                "special files (pipe, socket or device; never opened)",
                "unreadable": "unreadable files", "not_found": "vanished files"}
@@ -274,4 +312,11 @@ def add_parser(sub):
                    "or an object mapping photo names (path as given, path inside its input "
                    "folder, or file name) to such lists; photos not named get none. x, y, "
                    "radius in the photo's pixels (see the guide's Color hints)")
+    c.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="colorize on a Ray cluster (needs the ray extra): at ADDRESS ('auto', "
+                   "'head:6379', 'ray://head:10001'), else RAY_ADDRESS, else a local Ray started "
+                   "for the job; inputs, -o and --model at the same paths on every node")
+    c.add_argument("--ray-actors", type=_common.number(int, "ray_actors", low=1), default=None,
+                   metavar="N", help="with --ray: colorizing actors (default: one per GPU, or "
+                   "one per 4 CPUs)")
     c.set_defaults(func=run)
