@@ -10,7 +10,10 @@ Every measurement runs in a new Python subprocess, so nothing is imported or com
   (the bundled Castle Clinton photo resized to 1155 x 866), as the Python API does them (no
   persistent compilation cache), and again after ``_backend.enable_compilation_cache()``, as
   the CLI does;
-- the whole ``bwcolor colorize one.jpg -o out.png`` command, wall time.
+- the whole ``bwcolor colorize one.jpg -o out.png`` command, wall time (``cli``);
+- the same command run again with its output in place and no ``--overwrite`` (``cli_rerun``):
+  it has nothing to do and answers without importing Keras or JAX; ``keras_imported`` says
+  whether it did.
 
 Every step also reports ``cpu_s``, the subprocess's user + system CPU seconds, which is steadier
 than wall time when other programs share the machine.
@@ -71,7 +74,11 @@ out["in_process_s"] = time.perf_counter() - t0
 print(json.dumps(out))
 """
 
-_STEPS = ("import_bwcolor", "import_colorizer", "api", "api_compilation_cache", "cli")
+_STEPS = ("import_bwcolor", "import_colorizer", "api", "api_compilation_cache", "cli",
+          "cli_rerun")
+# Printed by the rerun's process when it exits: whether it imported Keras.
+_REPORT_KERAS = ("import atexit, sys; atexit.register(lambda: print('keras_imported=%s' % "
+                 "('keras' in sys.modules)))\n")
 
 
 def _cli_command():
@@ -87,6 +94,12 @@ def _run(step, model, photo, out_png, cache_home, without_matplotlib):
         cli = ([sys.executable, "-c", block + "from bwcolor.cli import main; sys.exit(main())"]
                if without_matplotlib else _cli_command())
         cmd = [*cli, "colorize", str(photo), "-o", str(out_png), "--model", model, "--overwrite"]
+    elif step == "cli_rerun":  # the output is in place: nothing to do
+        if not out_png.is_file():
+            out_png.write_bytes(photo.read_bytes())
+        code = block + _REPORT_KERAS + "from bwcolor.cli import main; sys.exit(main())"
+        cmd = [sys.executable, "-c", code, "colorize", str(photo), "-o", str(out_png), "--model",
+               model]
     else:
         cmd = [sys.executable, "-c", block + _CHILD, step, model, str(photo)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -100,7 +113,11 @@ def _run(step, model, photo, out_png, cache_home, without_matplotlib):
     if proc.returncode != 0:
         raise RuntimeError(f"{step} failed (exit {proc.returncode}). Received stderr:\n{proc.stderr}")
     result = {"wall_s": wall, "cpu_s": cpu}
-    if step != "cli":
+    if step == "cli_rerun":
+        if "colorized 0, skipped 1 existing" not in proc.stderr:
+            raise RuntimeError(f"the rerun had something to do. Received stderr:\n{proc.stderr}")
+        result["keras_imported"] = "keras_imported=True" in proc.stdout
+    elif step != "cli":
         result.update(json.loads(proc.stdout.strip().splitlines()[-1]))
     elif not out_png.is_file():
         raise RuntimeError(f"the CLI exited 0 but wrote no output. Received stderr:\n{proc.stderr}")
@@ -159,9 +176,12 @@ def main():
                "without_matplotlib": args.without_matplotlib,
                "cli": ("python -c 'bwcolor.cli.main()'" if args.without_matplotlib
                        else " ".join(Path(c).name for c in _cli_command()))}
-    for state in ("cold", "warm"):
-        if ("cli", state) in results:
-            summary[f"cli_{state}_s"] = round(statistics.median(r["wall_s"] for r in results[("cli", state)]), 3)
+    for step in ("cli", "cli_rerun"):
+        for state in ("cold", "warm"):
+            if (step, state) in results:
+                runs = results[(step, state)]
+                summary[f"{step}_{state}_s"] = round(statistics.median(r["wall_s"] for r in runs), 3)
+                summary[f"{step}_{state}_cpu_s"] = round(statistics.median(r["cpu_s"] for r in runs), 3)
     print(json.dumps(summary), flush=True)
 
 

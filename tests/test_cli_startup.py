@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from bwcolor import cli, presets
@@ -67,3 +68,41 @@ def test_a_model_the_registries_refuse_stops_before_any_photo(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == cli.EXIT_USAGE and "unknown architecture" in err
     assert len(err.strip().splitlines()) == 1 and not out.exists()
+
+
+# Keras imports these at start-up when installed; the command line never uses what they are for.
+_LEAN_CHILD = """
+import json, sys
+from bwcolor import _backend
+if sys.argv[1] == "colorize":
+    from bwcolor.cli import main
+    code = main(sys.argv[1:])
+else:
+    _backend.import_keras_lean()
+    code = 0
+import keras
+seen = sorted(n for n in _backend.KERAS_OPTIONAL_IMPORTS if n in sys.modules)
+import matplotlib.pyplot  # and each imports normally afterwards
+print(json.dumps({"code": code, "seen": seen, "keras": keras.ops.ones(2).shape[0]}))
+"""
+
+
+def _lean(*argv):
+    r = subprocess.run([sys.executable, "-c", _LEAN_CHILD, *map(str, argv)], capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_keras_is_imported_without_its_optional_packages():
+    pytest.importorskip("matplotlib")  # installed with the test extra: Keras would import it
+    assert _lean("import") == {"code": 0, "seen": [], "keras": 2}
+
+
+@pytest.mark.slow
+def test_colorize_imports_none_of_keras_optional_packages(tmp_path):
+    pytest.importorskip("matplotlib")
+    photo = _photos(tmp_path / "scans", n=1) / "p0.png"
+    assert _lean("colorize", photo, "-o", tmp_path / "out.png") == {"code": 0, "seen": [],
+                                                                    "keras": 2}
+    assert (tmp_path / "out.png").is_file()

@@ -27,6 +27,36 @@ def select_default_backend():
         os.environ.setdefault("KERAS_BACKEND", "jax")
 
 
+#: Packages Keras imports at start-up whenever they are installed, for features bwcolor never
+#: uses: image galleries (matplotlib), DataFrame inputs (pandas), a notebook's file editor
+#: (IPython), bounding boxes (cv2), the RemoteMonitor callback (requests). Together about 1 s of
+#: CPU in an environment that has them all, a third of importing Keras with JAX.
+KERAS_OPTIONAL_IMPORTS = ("matplotlib", "pandas", "IPython", "cv2", "requests")
+
+
+def import_keras_lean():
+    """Import Keras (and its backend) as in an install without :data:`KERAS_OPTIONAL_IMPORTS`.
+
+    For the command line, whose commands never use those Keras features: Keras's modules then
+    hold ``None`` for those packages, as in an install without them, and the packages import
+    normally afterwards (bwcolor's own figures import matplotlib themselves). A library user's
+    Keras is left as it is: nothing else calls this. Does nothing once Keras is imported.
+    """
+    import sys
+
+    if "keras" in sys.modules:
+        return
+    blocked = [n for n in KERAS_OPTIONAL_IMPORTS if n not in sys.modules]
+    for n in blocked:
+        sys.modules[n] = None  # `import n` raises ImportError, which Keras expects
+    try:
+        import keras  # noqa: F401
+    finally:
+        for n in blocked:
+            if n in sys.modules and sys.modules[n] is None:
+                del sys.modules[n]
+
+
 def name():
     import keras
 
@@ -174,3 +204,27 @@ def auto_mixed_precision():
     and on GPUs users choose.
     """
     return "bfloat16" if name() == "torch" and cpu_has_bf16() and not torch_cuda() else None
+
+
+def read_torch_state_dict(path):
+    """A PyTorch state dict file as ``{name: NumPy array}`` (scalars such as batch norm's
+    ``num_batches_tracked`` left out), read with ``weights_only=True`` (no code runs).
+
+    Raises
+    ------
+    ValueError
+        Without torch (naming the pip line), or for a file torch cannot read, naming it.
+    """
+    try:
+        import torch
+    except ImportError:
+        raise ValueError("reading PyTorch weights needs torch: pip install torch") from None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise ValueError(f"could not read a PyTorch state dict. Received: path={str(path)!r}: "
+                         f"{e}") from None
+    if not isinstance(state, dict):
+        raise ValueError(f"not a PyTorch state dict (a {type(state).__name__}). "
+                         f"Received: path={str(path)!r}")
+    return {k: v.float().numpy() for k, v in state.items() if hasattr(v, "ndim") and v.ndim}

@@ -11,7 +11,7 @@ import argparse
 import math
 import sys
 
-from bwcolor import presets
+from bwcolor import _backend, presets
 from bwcolor._console import Console
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
@@ -71,6 +71,8 @@ def check_model(name, *, registries=True):
     """Validate a preset name or folder without loading any weights (fast, before any work);
     return its config. ``registries=False`` leaves out the checks that import Keras (see
     :func:`bwcolor.presets.validate_config`)."""
+    if registries:
+        _backend.import_keras_lean()
     try:
         return presets.read_preset(name, registries=registries)[1]
     except ValueError as e:
@@ -89,7 +91,8 @@ def model_files(name):
 
 
 def load_colorizer(name):
-    from bwcolor import Colorizer, _backend
+    _backend.import_keras_lean()
+    from bwcolor import Colorizer
 
     _backend.enable_compilation_cache()
     try:

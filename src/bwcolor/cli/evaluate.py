@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bwcolor import presets
+from bwcolor import _backend, presets
 from bwcolor.cli import _common
 from bwcolor.cli._common import EXIT_OK, TEMPERATURE, Formatter, UsageError, console, number
 
@@ -15,6 +15,7 @@ def run(args):
         raise UsageError(f"data not found. Received: {args.data_dir!r}")
     try:
         if args.model == "gray":
+            _backend.import_keras_lean()
             from bwcolor.colorizer import evaluate_gray_baseline
 
             scores = evaluate_gray_baseline(args.data_dir, split=args.split, size=args.size or 256)

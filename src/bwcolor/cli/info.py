@@ -12,9 +12,12 @@ from bwcolor.cli._common import EXIT_OK, Formatter, console
 def run(args):
     import importlib.metadata
 
+    from bwcolor import _backend
+
+    _backend.import_keras_lean()
     import keras
 
-    from bwcolor import _backend, architectures
+    from bwcolor import architectures
     from bwcolor._version import __version__
 
     try:  # the app extra, without importing Gradio (seconds)

@@ -100,7 +100,10 @@ def run(args):
         raise UsageError(f"run folder exists and is not empty; use --resume to continue it. "
                          f"Received: -o {str(run)!r}")
 
-    from bwcolor import Colorizer, _backend
+    from bwcolor import _backend
+
+    _backend.import_keras_lean()
+    from bwcolor import Colorizer
 
     _backend.enable_compilation_cache()
     try:
