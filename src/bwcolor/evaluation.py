@@ -122,22 +122,34 @@ def evaluate_with_hints(colorizer, data_source, counts=DEFAULT_HINT_COUNTS, *, s
     counts, seed, radius, size = _check_hint_options(colorizer, counts, seed, radius, size,
                                                      annealing_temperature, per_image)
     references, paths, n_skipped = reference_crops(data_source, size, split)
-    all_hints = [ground_truth_hints(ref, max(counts), seed=seed, index=i, radius=radius,
-                                    render_shape=_render_shape(colorizer, ref.shape[:2], size))
-                 for i, ref in enumerate(references)]
-    rows = []
-    for n in counts:
-        scores = []
-        for start in range(0, len(references), 8):
-            batch = references[start:start + 8]
-            # No hints argument at all at count 0: any colorize works there.
-            extra = ({"hints": [h[:n] for h in all_hints[start:start + 8]],
-                      **(colorize_options or {})} if n else {})
-            outs = colorizer.colorize(list(batch), annealing_temperature=annealing_temperature,
-                                      render_size=size, **extra)
-            scores += [metrics.image_metrics(r, o) for r, o in zip(batch, outs)]
-        rows.append({"count": n, **summarize(scores, paths, n_skipped, per_image)})
-    return rows
+    all_hints = _draw_hints(colorizer, references, max(counts), seed, radius, size)
+    options = {"annealing_temperature": annealing_temperature, "render_size": size}
+    return [{"count": n, **summarize(_score_with_hints(colorizer, references, all_hints, n,
+                                                       options, colorize_options),
+                                     paths, n_skipped, per_image)}
+            for n in counts]
+
+
+def _draw_hints(colorizer, references, n, seed, radius, size):
+    """Each reference crop's first ``n`` ground-truth hints (see :func:`ground_truth_hints`):
+    photo ``i``'s from ``default_rng([seed, i])``, so a smaller count takes the first of them."""
+    return [ground_truth_hints(ref, n, seed=seed, index=i, radius=radius,
+                               render_shape=_render_shape(colorizer, ref.shape[:2], size))
+            for i, ref in enumerate(references)]
+
+
+def _score_with_hints(colorizer, references, all_hints, n, options, colorize_options, batch=8):
+    """:func:`bwcolor.metrics.image_metrics` of each reference colorized with the first ``n``
+    of its hints, ``batch`` photos per ``colorize`` call."""
+    scores = []
+    for start in range(0, len(references), batch):
+        crops = references[start:start + batch]
+        # No hints argument at all at count 0: any colorize works there.
+        extra = ({"hints": [h[:n] for h in all_hints[start:start + batch]],
+                  **(colorize_options or {})} if n else {})
+        outs = colorizer.colorize(list(crops), **options, **extra)
+        scores += [metrics.image_metrics(r, o) for r, o in zip(crops, outs)]
+    return scores
 
 
 def _check_hint_options(colorizer, counts, seed, radius, size, annealing_temperature, per_image):
