@@ -161,9 +161,9 @@ class Progress:
         h, m = divmod(m, 60)
         return f"{h}:{m:02d}:{s:02d}"
 
-    def advance(self, message):
-        """One item finished; ``message`` describes it."""
-        self.done += 1
+    def advance(self, message, steps=1):
+        """``steps`` items (one by default) finished; ``message`` describes the last."""
+        self.done += steps
         width = len(str(self.total))
         head = f"[{self.done:>{width}}/{self.total}]"
         if self.console.interactive:

@@ -65,7 +65,11 @@ def _check_writable(output):
 def run(args):
     from bwcolor._io import remove_stale_temp_files
     from bwcolor._plan import PlanError, plan_outputs
+    from bwcolor.cli import _video
 
+    videos = _video.videos_among(args.inputs)  # by content, as photos are
+    if videos:
+        return _video.run(args, videos)
     if args.ray is not None:
         _check_ray(args)
     # Keras-free until a photo needs the model: a rerun with nothing to do answers in a blink.
@@ -283,21 +287,26 @@ _SKIP_WORDS = {"not_image": "non-image files", "not_regular":
 def add_parser(sub):
     from bwcolor._plan import OUTPUT_EXTENSIONS
 
-    c = sub.add_parser("colorize", help="colorize photos (files or folders)", formatter_class=Formatter,
-                       description="Colorize photos. Inputs are never written to; existing "
-                       "outputs are skipped unless --overwrite.")
-    c.add_argument("inputs", nargs="*", help="image files or folders")
+    c = sub.add_parser("colorize", help="colorize photos (files or folders) or videos",
+                       formatter_class=Formatter,
+                       description="Colorize photos, or videos (told by content; with the video "
+                       "extra; H.264 out, frame times and audio kept, colors carried along the "
+                       "motion). Inputs are never written to; existing outputs are skipped "
+                       "unless --overwrite.")
+    c.add_argument("inputs", nargs="*", help="image files or folders, or video files")
     c.add_argument("-i", "--input", dest="more_inputs", action="append", default=[],
                    metavar="PATH", help="another input file or folder (Real-ESRGAN style)")
     c.add_argument("-o", "--output", required=True,
                    help="output folder (one input folder: its tree is written directly here; "
-                   "several: a subfolder each), or an output image file for one input file")
+                   "several: a subfolder each), or an output image file for one input file "
+                   "(a .mp4, .mov, .m4v or .mkv file for one video)")
     c.add_argument("--model", default="default", help="bundled preset name, or a preset / run "
                    "folder (write ./NAME for a folder that shares a preset's name)")
     c.add_argument("--render-size", type=RENDER, default=None,
                    help=f"short side the model sees, {presets.MIN_RENDER_SIZE}-"
-                   f"{presets.MAX_RENDER_SIZE} (default: the model's training size; never "
-                   f"more than the photo's own short side)")
+                   f"{presets.MAX_RENDER_SIZE} (default: the model's training size; a size "
+                   f"above the photo's own short side is lowered to it, but not below the "
+                   f"training size)")
     c.add_argument("--temperature", type=TEMPERATURE, default=None,
                    help="annealed-mean temperature T > 0 for classification models; lower is "
                    "more vivid (default: the model's, 0.38 for the bundled default)")
@@ -311,7 +320,12 @@ def add_parser(sub):
                    '[{"x": 120, "y": 80, "color": "#7a5230", "radius": 6}, ...] for one photo, '
                    "or an object mapping photo names (path as given, path inside its input "
                    "folder, or file name) to such lists; photos not named get none. x, y, "
-                   "radius in the photo's pixels (see the guide's Color hints)")
+                   "radius in the photo's pixels (see the guide's Color hints). For one video: a "
+                   'list (its first frame) or frame numbers from 0, {"0": [...], "240": [...]}; '
+                   "each frame's hints follow the motion until the next cut")
+    c.add_argument("--consistency", choices=["flow", "none"], default="flow",
+                   help="videos: carry colors along the optical flow from frame to frame "
+                   "(flow), or colorize each frame on its own (none)")
     c.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
                    help="colorize on a Ray cluster (needs the ray extra): at ADDRESS ('auto', "
                    "'head:6379', 'ray://head:10001'), else RAY_ADDRESS, else a local Ray started "
