@@ -20,7 +20,7 @@ def _install(session, backend, target):
 @nox.parametrize("backend", ["jax", "torch"])
 def tests(session, backend):
     """The test suite on one Keras backend."""
-    env = _install(session, backend, ".[test,app,onnx]")
+    env = _install(session, backend, ".[test,app,onnx,video]")
     session.run("pytest", "--slow", *session.posargs, env=env)
 
 
@@ -34,7 +34,7 @@ def lint(session):
 @nox.session
 def examples(session):
     """Run every gallery example script (each finishes in under a minute on 2 cores)."""
-    session.install("-e", ".[plot]")
+    session.install("-e", ".[plot,video]")
     import glob
 
     for script in sorted(glob.glob("examples/plot_*.py")):
