@@ -167,6 +167,27 @@ def test_warping_error_sees_flicker_and_not_motion(photos):
     assert video.warping_error(flicker, clip) > 10  # with the estimated flow too
 
 
+def test_sound_the_container_cannot_hold_fails_before_any_frame(tmp_path, photos, tiny):
+    clip, _ = pan(photos, 4)
+    src = tmp_path / "film.mkv"
+    with av.open(str(src), "w") as out:  # Opus sound, which QuickTime's .mov cannot hold
+        stream = out.add_stream("libx264", rate=12)
+        stream.height, stream.width, stream.pix_fmt = *SIZE, "yuv420p"
+        sound = out.add_stream("libopus", rate=48000, layout="mono")
+        for rgb in clip:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                out.mux(packet)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 960), np.int16), format="s16",
+                                           layout="mono")
+        frame.sample_rate, frame.pts = 48000, 0
+        for packet in [*stream.encode(None), *sound.encode(frame), *sound.encode(None)]:
+            out.mux(packet)
+    with pytest.raises(video.VideoError, match=r"write a \.mkv") as e:
+        video.colorize_video(tiny, src, tmp_path / "film_color.mov")
+    assert e.value.frames_done == 0 and not (tmp_path / "film_color.mov").exists()
+    assert video.colorize_video(tiny, src, tmp_path / "film_color.mkv").audio == ("opus",)
+
+
 def test_interrupted_film_leaves_nothing(tmp_path, photos, tiny):
     clip, _ = pan(photos, 12)
     src = write_clip(tmp_path / "film.mp4", clip)

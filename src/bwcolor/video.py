@@ -582,6 +582,11 @@ def colorize_video(colorizer, src, dst, *, consistency="flow", hints=None, overw
         stream = source.streams.video[0]
         encoder = _video_stream(out, stream, info, crf)
         audio = {s.index: _copy_stream(out, s, av) for s in source.streams.audio}
+        try:  # the header now: a container that cannot hold a stream fails before any frame
+            out.start_encoding()
+        except av.error.FFmpegError as e:
+            raise VideoError(f"cannot write {', '.join(info.audio)} audio with H.264 video into "
+                             f"a {dst.suffix} file ({_reason(e)}); write a .mkv") from None
         times = deque()
         reader = _decoded(source, stream, audio, out, times, timings, av, src)
         frames = _colorize_frames(colorizer, reader, consistency, given, render_size,
