@@ -4,6 +4,7 @@ error naming the file). The closing note of the reliability issue lists these ou
 
 import os
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -91,7 +92,8 @@ def model():
 
 
 def test_scan_counts_every_bad_file(messy):
-    _, report = scan(messy, image_size=SIZE)
+    with pytest.warns(UserWarning, match="animated.gif: has 2 frames"):  # used, and said
+        _, report = scan(messy, image_size=SIZE)
     by_reason = dict(report.skipped)
     expected = {}
     for _make, outcome, _colorize in CASES.values():
@@ -112,7 +114,12 @@ def test_colorize_gives_an_image_or_a_clear_error(messy, model, name):
     outcome = CASES[name][2]
     path = messy / name
     if outcome == "ok":
-        out = model.colorize(path)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = model.colorize(path)
+        frames = [str(w.message) for w in caught if "frames" in str(w.message)]
+        assert frames == ([f"{path}: has 2 frames (an animated image or a multi-page file); "
+                           f"only the first is used"] if name == "animated.gif" else [])
         assert out.dtype == np.uint8 and out.ndim == 3 and out.shape[2] == 3
         with Image.open(path) as im:
             w, h = im.size

@@ -97,7 +97,8 @@ def test_first_frame_of_animation(tmp_path):
     frames = [Image.new("RGB", (16, 16), c) for c in [(255, 0, 0), (0, 0, 255)]]
     path = tmp_path / "anim.gif"
     frames[0].save(path, save_all=True, append_images=frames[1:])
-    out = load_rgb(path)
+    with pytest.warns(UserWarning, match="anim.gif: has 2 frames .*only the first is used"):
+        out = load_rgb(path)
     assert out[0, 0, 0] > 0.9 and out[0, 0, 2] < 0.1
 
 

@@ -8,7 +8,9 @@ The page binds ``127.0.0.1`` by default, sends nothing to the internet (Gradio's
 off, no share link, no server-side rendering), refuses uploads over ``max_upload_mb`` and photos
 over ``max_pixels`` (decoded by :func:`bwcolor.data.open_image`, with Pillow's
 decompression-bomb guard on), and reports a bad file in one line on the page, never a stack
-trace. Results are written atomically to a private temporary folder, removed at exit.
+trace. Results, and Gradio's own copies of uploads (its ``GRADIO_TEMP_DIR``), are kept in a
+private temporary folder named for the process: removed at exit, and by the next app (or any
+bwcolor temporary folder made there) when a kill left it behind.
 
 Examples
 --------
@@ -19,12 +21,14 @@ Examples
 from __future__ import annotations
 
 import atexit
+import errno
 import itertools
 import os
-import re
 import shutil
+import socket
 import tempfile
 import threading
+import time
 import uuid
 
 import numpy as np
@@ -37,7 +41,7 @@ from bwcolor.data import ImageDecodeError, open_image
 from bwcolor.hints import parse_color, parse_hints
 
 __all__ = ["DEFAULT_MAX_PIXELS", "DEFAULT_MAX_UPLOAD_MB", "INSTALL_MESSAGE", "build_app",
-           "import_gradio", "launch"]
+           "check_address", "import_gradio", "launch"]
 
 #: What to do when Gradio is missing (the CLI says this line and exits 2).
 INSTALL_MESSAGE = 'install the app extra: pip install "bwcolor[app]"'
@@ -92,12 +96,8 @@ def read_photo(path, name, *, max_pixels, max_bytes):
 
 def picker_color(value):
     """A color picker's value (``"#rrggbb"``, ``"rgb(r, g, b)"`` or ``"rgba(...)"``) as
-    ``"#rrggbb"``; ValueError naming it otherwise."""
-    text = str(value or "").strip()
-    match = re.fullmatch(r"rgba?\(\s*([\d.]+)\s*,\s*([\d.]+)\s*,\s*([\d.]+)\s*(,[^)]*)?\)", text)
-    rgb = (tuple(min(255, round(float(c))) for c in match.groups()[:3]) if match
-           else parse_color(text))
-    return "#{:02x}{:02x}{:02x}".format(*rgb)
+    ``"#rrggbb"``, by :func:`bwcolor.hints.parse_color`; ValueError naming it otherwise."""
+    return "#{:02x}{:02x}{:02x}".format(*parse_color(str(value or "").strip()))
 
 
 def _preview(image, max_side=PREVIEW_SIDE):
@@ -137,11 +137,19 @@ class _Photo:
         self.result = None  # (preview array, PNG path) of the last colorization
 
     def add_hint(self, x, y, color, radius):
-        """Append a hint at photo pixel (x, y); ValueError (one line) for a bad one."""
-        radius = None if not radius else float(radius)
-        hint = {"x": float(x), "y": float(y), "color": picker_color(color), "radius": radius}
-        parse_hints([hint], self.image.height, self.image.width)  # checks position and color
-        self.hints.append(hint)
+        """Append a hint at photo pixel (x, y); ValueError (one line) for a bad one, from the
+        checks of :func:`bwcolor.hints.parse_hints` (an empty field says so)."""
+        empty = [name for name, v in (("x", x), ("y", y)) if v is None or str(v).strip() == ""]
+        if empty:
+            raise ValueError(f"type both x (column) and y (row) in the photo's pixels before "
+                             f"'Add hint', or click on the photo; {' and '.join(empty)} "
+                             f"{'is' if len(empty) == 1 else 'are'} empty")
+        try:
+            hint, = parse_hints([{"x": x, "y": y, "color": picker_color(color),
+                                  "radius": radius or None}], self.image.height, self.image.width)
+        except ValueError as e:  # one hint: its index says nothing here
+            raise ValueError(str(e).removeprefix("hint 0: ")) from None
+        self.hints.append({"x": hint.x, "y": hint.y, "color": hint.color, "radius": hint.radius})
         self.result = None
 
 
@@ -188,6 +196,7 @@ class _Logic:
         # Named for this process: the next app removes it if this one is killed before atexit.
         self.folder = str(_io.temporary_folder(tempfile.gettempdir()))
         atexit.register(shutil.rmtree, self.folder, ignore_errors=True)
+        _keep_gradios_copies_in(os.path.join(self.folder, "gradio"))
         self.lock = threading.Lock()  # one colorization at a time: the model is shared
 
     def session(self, state):
@@ -409,6 +418,23 @@ def build_app(colorizer=None, *, preset="default", max_upload_mb=DEFAULT_MAX_UPL
     return demo
 
 
+#: The GRADIO_TEMP_DIR values this module set (a value someone else set is theirs, and kept).
+_GRADIO_DIRS_SET = set()
+
+
+def _keep_gradios_copies_in(folder):
+    """Point Gradio's cache (its copies of uploads and of results it serves: ``GRADIO_TEMP_DIR``,
+    read when a page is built and launched) into ``folder``, inside this app's temporary folder,
+    so a killed app's copies go with that folder at the next start (they stayed in the system
+    temp folder's ``gradio/``). A GRADIO_TEMP_DIR set outside bwcolor is respected."""
+    current = os.environ.get("GRADIO_TEMP_DIR")
+    if current and current not in _GRADIO_DIRS_SET:
+        return
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    os.environ["GRADIO_TEMP_DIR"] = folder
+    _GRADIO_DIRS_SET.add(folder)
+
+
 def _click_handler(logic, gr):
     def on_click(state, color, radius, render_size, temperature, evt):
         return logic.click(state, color, radius, render_size, temperature, evt)
@@ -430,9 +456,44 @@ def _extensions():
     return sorted({*Image.registered_extensions(), ".heic", ".heif"})
 
 
+def check_address(host, port):
+    """Check that the page can be served at ``host``:``port`` (binding it for a moment), before
+    the model is loaded or anything is announced.
+
+    Raises
+    ------
+    ValueError
+        In one line saying which is wrong: a host that is no address or name this machine
+        resolves, or not one of its own addresses; a port in use, or one that needs privileges.
+    """
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except (socket.gaierror, UnicodeError, OSError) as e:
+        why = getattr(e, "strerror", None) or str(e)
+        raise ValueError(f"host {host!r} is not an address or a name this machine can resolve "
+                         f"({why}); 127.0.0.1 serves this computer only") from None
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server itself will
+        try:
+            s.bind(address)
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                raise ValueError(f"port {port} is in use at {host} (another program, or another "
+                                 f"bwcolor app, serves there); choose another port") from None
+            if e.errno == errno.EADDRNOTAVAIL:
+                raise ValueError(f"host {host!r} is not an address of this machine "
+                                 f"({e.strerror}); 127.0.0.1 serves this computer only, 0.0.0.0 "
+                                 f"every network interface") from None
+            if e.errno == errno.EACCES:
+                raise ValueError(f"port {port} needs privileges this user lacks (ports below "
+                                 f"1024 usually do); choose a port above 1023") from None
+            raise ValueError(f"cannot serve at {host}:{port}: {e.strerror or e}") from None
+
+
 def launch(colorizer=None, *, preset="default", host="127.0.0.1", port=7860,
            max_upload_mb=DEFAULT_MAX_UPLOAD_MB, max_pixels=DEFAULT_MAX_PIXELS, block=True,
-           quiet=False):
+           quiet=False, on_ready=None):
     """Build the page and serve it at ``http://host:port`` (local only by default).
 
     Parameters are :func:`build_app`'s, and:
@@ -442,16 +503,46 @@ def launch(colorizer=None, *, preset="default", host="127.0.0.1", port=7860,
     port : int
         TCP port.
     block : bool
-        Serve until interrupted; False returns once the server is up (tests, notebooks).
+        Serve until interrupted: Ctrl-C (``KeyboardInterrupt``, or bwcolor's SIGTERM/SIGHUP
+        ``Stopped``) closes the server and propagates, so a caller can tell a stop from a
+        return. False returns once the server is up (tests, notebooks).
+    on_ready : callable, optional
+        Called with no arguments once the server is up (the command line says "serving at"
+        then, not before a failure).
 
     Returns
     -------
     gradio.Blocks
         The running app (``.close()`` stops it).
+
+    Raises
+    ------
+    ValueError
+        When the page cannot be served at ``host``:``port`` (:func:`check_address`), before
+        the page is built.
     """
+    check_address(host, port)
     demo = build_app(colorizer, preset=preset, max_upload_mb=max_upload_mb,
                      max_pixels=max_pixels)
-    demo.launch(server_name=host, server_port=int(port), share=False, inbrowser=False,
-                max_file_size=int(max_upload_mb * 2**20), prevent_thread_lock=not block,
-                show_error=False, quiet=quiet, ssr_mode=False)
+    try:
+        # Never Gradio's own blocking: it catches Ctrl-C, prints its own words and returns.
+        demo.launch(server_name=host, server_port=int(port), share=False, inbrowser=False,
+                    max_file_size=int(max_upload_mb * 2**20), prevent_thread_lock=True,
+                    show_error=False, quiet=quiet, ssr_mode=False)
+    except OSError as e:  # taken between the check and the start
+        first = str(e).split(". ")[0]
+        raise ValueError(f"cannot serve at {host}:{port}: {first}") from None
+    if on_ready is not None:
+        on_ready()
+    if block:
+        try:
+            _serve_until_stopped()
+        finally:
+            demo.close()
     return demo
+
+
+def _serve_until_stopped():
+    """Wait in the main thread until Ctrl-C (or a signal bwcolor turns into ``Stopped``)."""
+    while True:
+        time.sleep(0.5)

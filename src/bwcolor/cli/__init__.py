@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import warnings
 
 from bwcolor._console import ensure_standard_streams, stops_unwind
 from bwcolor.cli import app, colorize, compare, evaluate, export, info, train
@@ -56,6 +57,8 @@ def main(argv=None):
             console.log("bwcolor colorize: error: no inputs given: name image files or folders "
                         "(or -i PATH) (see bwcolor colorize --help)")
             return EXIT_USAGE
+    shown_before = warnings.showwarning
+    warnings.showwarning = _warning_line
     try:
         with stops_unwind():
             return args.func(args)
@@ -74,6 +77,14 @@ def main(argv=None):
             raise
         console.log(f"bwcolor {args.command}: error: {e}")
         return EXIT_SOME_FAILED
+    finally:
+        warnings.showwarning = shown_before
+
+
+def _warning_line(message, category, filename, lineno, file=None, line=None):
+    """A warning as one console line (``warning: ...``), not Python's file:line and source
+    line: e.g. which photo had several frames and which one was used."""
+    console.log(f"warning: {' '.join(str(message).split())}")
 
 
 if __name__ == "__main__":

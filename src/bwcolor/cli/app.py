@@ -16,13 +16,22 @@ def run(args):
         raise UsageError(str(e)) from None
     from bwcolor import app
 
+    try:  # which of --host and --port is wrong, before the model loads or anything is announced
+        app.check_address(args.host, args.port)
+    except ValueError as e:
+        raise UsageError(f"--host {args.host} --port {args.port}: {e}") from None
     colorizer = _common.load_colorizer(args.model)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         console.log(f"warning: --host {args.host}: anyone who can reach this address can use "
                     f"the page and upload photos")
-    console.log(f"serving {args.model} at http://{args.host}:{args.port} (Ctrl+C stops it)")
-    app.launch(colorizer, host=args.host, port=args.port, max_upload_mb=args.max_upload_mb,
-               max_pixels=args.max_pixels, quiet=True)
+    try:
+        # Blocks until Ctrl-C / SIGTERM, which propagate: main says "interrupted", exit 128 + n.
+        app.launch(colorizer, host=args.host, port=args.port, max_upload_mb=args.max_upload_mb,
+                   max_pixels=args.max_pixels, quiet=True, on_ready=lambda: console.log(
+                       f"serving {args.model} at http://{args.host}:{args.port} (Ctrl+C stops "
+                       f"it)"))
+    except ValueError as e:  # the port was taken between the check and the start
+        raise UsageError(str(e)) from None
     return EXIT_OK
 
 

@@ -29,8 +29,7 @@ def run(args):
         raise UsageError(f"-o lies under {str(blocking)!r}, which is a file, not a folder. "
                          f"Received: -o {str(out)!r}")
     for image in args.images:
-        if not Path(image).is_file():
-            raise UsageError(f"image not found. Received: {image!r}")
+        _check_photo_file(image)
     models = args.model or ["default"]
     for m in models:
         _common.check_model(m)
@@ -54,6 +53,20 @@ def run(args):
         raise UsageError(str(e)) from None
     console.log(f"wrote {out}")
     return EXIT_OK
+
+
+def _check_photo_file(image):
+    """A compare input is one photo file: a folder, a pipe or a device is named as such (each
+    was "image not found")."""
+    path = Path(image)
+    if path.is_dir():
+        raise UsageError(f"{image!r} is a folder; compare takes photo files (one row each), e.g. "
+                         f"{str(path / '*.jpg')!r} to name the JPEGs in it. Received: {image!r}")
+    if path.exists() and not path.is_file():
+        raise UsageError(f"{image!r} is not a regular file (a pipe, socket or device); compare "
+                         f"takes photo files. Received: {image!r}")
+    if not path.is_file():
+        raise UsageError(f"image not found. Received: {image!r}")
 
 
 def add_parser(sub):
