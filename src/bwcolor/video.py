@@ -60,9 +60,11 @@ OUTPUT_SUFFIXES = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matrosk
 #: Weight of the new frame's own prediction in the carried a*b* (an exponential moving average
 #: along the flow: about 1 / BLEND frames of memory; occluded and newly seen pixels take the new
 #: prediction alone). Measured with benchmarks/video.py (three 24-frame shots at 854x480, pans
-#: and zooms over photos, true flow): warping error 0.77 per frame -> 0.31 at 0.1, 0.37 at 0.2,
-#: 0.44 at 0.35 (the clips' own resampling floor is about 0.29), CIEDE2000 15.11 -> 15.01 / 15.04 /
-#: 15.07: the lowest blend was best on both, so 0.1.
+#: and zooms over photos, true flow): warping error 0.77 per frame -> 0.27 at 0.05, 0.31 at 0.1,
+#: 0.37 at 0.2, 0.44 at 0.35 (the clips themselves score about 0.3, from resampling alone);
+#: CIEDE2000 15.11 -> 15.00 / 15.01 / 15.04 / 15.07. Still photos never change color, so these
+#: clips reward ever longer memory; 0.1 (about 10 frames, 0.4 s at 24 frames/s) keeps most of the
+#: gain and lets a film's real color changes (lights, a turning object) through sooner.
 BLEND = 0.1
 
 #: Forward-backward check (Sundaram, Brox and Keutzer 2010): a pixel's flow is trusted when
