@@ -29,15 +29,17 @@ def fit(colorizer, data_source, options):
     return the ``keras.callbacks.History``."""
     o = checks.check_fit_options(options, data_source)
     run = Path(o.checkpoint_dir) if o.checkpoint_dir else None
-    if run is not None:
-        checks.check_run_folder(run, colorizer.model.count_params())
-    with run_lock(run):
+    # In a multi-process job only process 0 writes the run folder; the others read it (resume).
+    written = run if devices.writes_run_folder() else None
+    if written is not None:
+        checks.check_run_folder(written, colorizer.model.count_params())
+    with run_lock(written):
         # Again, holding the folder: a fit that finished while this one started wrote there.
         checks.check_no_earlier_run(o)
-        return _fit_holding_the_run(colorizer, data_source, o, run)
+        return _fit_holding_the_run(colorizer, data_source, o, run, written)
 
 
-def _fit_holding_the_run(colorizer, data_source, o, run):
+def _fit_holding_the_run(colorizer, data_source, o, run, written):
     start, precision = _open(colorizer, run, o, data_source)
     hints = architectures.accepts_hints(colorizer.model)
     device_crops, rgb_targets = devices.place_crops_and_targets(o, start.model, hints)
@@ -48,22 +50,28 @@ def _fit_holding_the_run(colorizer, data_source, o, run):
         checks.check_batches(data_source, colorizer.model, stride)
         if o.validation_data is not None:
             checks.check_batches(o.validation_data, colorizer.model, stride, "validation_data")
-    with loaders.training_data(data_source, o, splits, image_size=colorizer.config["image_size"],
-                               output_stride=stride,
+    share, loader_options = devices.process_share(splits, o)  # all of them on one process
+    with loaders.training_data(data_source, loader_options, share,
+                               image_size=colorizer.config["image_size"], output_stride=stride,
                                device_crops=device_crops, rgb_targets=rgb_targets,
                                hints=hints) as td:
+        td.splits = splits  # class weights and the test split: of all photos, on every process
         # Only now, with usable data in hand, change the model: a failed fit leaves it as it was.
         trainer = _prepare_model(colorizer, o, td, start, precision, cached)
         started = time.time()
         _record_settings(colorizer, o, td, cached)
         nonfinite = callbacks.StopOnNonFiniteLoss()
-        cbs = _callbacks(colorizer, run, o, start, nonfinite, checks.data_record(data_source))
         if start.epoch >= o.epochs:
             if o.verbose:
                 print(f"Nothing to do: the run already trained {start.epoch} of {o.epochs} epochs.")
             return keras.callbacks.History()
-        history = _train(colorizer, trainer, td, o, cbs, start.epoch)
-        _after_training(colorizer, history, td, nonfinite, run, o, started, start.epoch)
+        with devices.checkpoint_folder(run) as folder:
+            cbs = _callbacks(colorizer, folder, o, start, nonfinite,
+                             checks.data_record(data_source))
+            history = _train(colorizer, trainer, td, o, cbs, start.epoch)
+        if devices.process_count() > 1:  # scoring is local: weights as arrays of this process
+            keras.distribution.set_distribution(None)
+        _after_training(colorizer, history, td, nonfinite, written, o, started, start.epoch)
         return history
 
 
@@ -106,6 +114,8 @@ def _prepare_model(colorizer, o, td, start, precision, cached=False):
     """The model fit trains, compiled: after distribution, precision and class rebalancing; with
     ``cached`` backbone features, the net's head, and ``td``'s datasets carry the features."""
     distributed = devices.setup_distribution(o.distribute, o.batch_size)
+    if not o.resume:  # before the rebuild lays them out over every process's devices
+        devices.same_weights_everywhere(colorizer.model)
     config = colorizer.config
     if not o.resume and (distributed or precision != config["mixed_precision"]):
         # Layers take their dtype policy, and variables their layout, when they are built.
@@ -190,7 +200,8 @@ def _after_training(colorizer, history, td, nonfinite, run, o, started, initial_
         resume.recover_from_nonfinite_loss(colorizer.model, nonfinite, run)
     record["seconds"] = round(record.get("seconds", 0) + time.time() - started, 1)
     record["epochs_completed"] = initial_epoch + len(history.epoch)
-    _score_test_split(colorizer, td.splits["test"] if td.splits else [], run, o.verbose)
+    test = td.splits["test"] if td.splits and devices.writes_run_folder() else []
+    _score_test_split(colorizer, test, run, o.verbose)
 
 
 def _score_test_split(colorizer, test, run, verbose):
