@@ -2,7 +2,7 @@
 
 >>> from bwcolor import architectures
 >>> architectures.available()
-['default', 'unet', 'wallner_alpha', 'wallner_beta', 'wallner_full']
+['default', 'pretrained_unet', 'unet', 'wallner_alpha', 'wallner_beta', 'wallner_full']
 >>> model = architectures.get("default", head="regression", widths=(8, 8), blocks=(1, 1))
 >>> architectures.output_stride(model)
 4
@@ -25,6 +25,7 @@ from bwcolor.architectures.layers import (
     MixtureMean,
     TileToGrid,
 )
+from bwcolor.architectures.pretrained_unet import pretrained_unet
 from bwcolor.architectures.unet import unet
 from bwcolor.architectures.wallner import wallner_alpha, wallner_beta, wallner_full
 from bwcolor.hints import HINT_CHANNELS
@@ -55,6 +56,7 @@ __all__ = [
 # "supports_hints": whether it can be built to take user color hints (``hints=True``).
 _REGISTRY = {
     "default": (default, {"loss": "classification", "supports_hints": True}),
+    "pretrained_unet": (pretrained_unet, {"loss": "classification", "supports_hints": True}),
     "unet": (unet, {"loss": "classification", "supports_hints": False}),
     "wallner_alpha": (wallner_alpha, {"loss": "mse", "supports_hints": False}),
     "wallner_beta": (wallner_beta, {"loss": "mse", "supports_hints": False}),
@@ -198,17 +200,27 @@ def flops(model, image_size=256):
     """Forward multiply-adds x 2 of the convolution/dense layers for one image_size^2 image.
 
     Training costs about 3x this (forward + two backward products). Nested models (a
-    pretrained backbone) are counted at their own fixed input size.
+    pretrained backbone, a decoder) are counted at the sizes their inputs have in ``model``.
     """
+    return _flops(model, [_probe(model, image_size, image_size)])
+
+
+def _flops(model, input_specs):
     counted = [layer for layer in model.layers
                if _conv_like(layer) or isinstance(layer, keras.layers.Dense)]
     nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
-    total = sum(flops(m, m.input_shape[1]) for m in nested)
-    if not counted:
-        return total
-    probe = keras.Model(model.inputs, [layer.output for layer in counted])
-    specs = probe.compute_output_spec(_probe(model, image_size, image_size))
-    specs = specs if isinstance(specs, (list, tuple)) else [specs]
+    # The tensors that feed each nested model in this graph (its first call's inputs).
+    feeds = [list(m._inbound_nodes[0].input_tensors) for m in nested]
+    watched = [t for f in feeds for t in f] + [layer.output for layer in counted]
+    if not watched:
+        return 0
+    probe = keras.Model(model.inputs, watched)
+    specs = probe.compute_output_spec(input_specs if len(input_specs) > 1 else input_specs[0])
+    specs = list(specs) if isinstance(specs, (list, tuple)) else [specs]
+    total = 0
+    for m, f in zip(nested, feeds):
+        total += _flops(m, [keras.KerasTensor((1, *s.shape[1:])) for s in specs[:len(f)]])
+        specs = specs[len(f):]
     for layer, spec in zip(counted, specs):
         out_elems = math.prod(spec.shape[1:])
         if isinstance(layer, keras.layers.Dense):

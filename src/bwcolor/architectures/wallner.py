@@ -13,7 +13,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from bwcolor.architectures import backbones
+from bwcolor.architectures import backbones, efficientnet_lite
 from bwcolor.architectures.layers import GrayToRGB, TileToGrid, output_head
 
 
@@ -96,10 +96,15 @@ def wallner_full(head="regression", num_bins=313, backbone=None, backbone_weight
         through the application's own ``preprocess_input``. A ``keras.Model`` instance also
         works here (it saves inside a ``.keras`` file), fed pixels scaled to
         ``backbone_value_range``, but a Colorizer's config must be JSON: name the backbone there.
+        ``"EfficientNetLite0"`` (also ``"EfficientNetLite1"``, ``"EfficientNetLite2"``) is
+        :mod:`~bwcolor.architectures.efficientnet_lite`, whose pooled 1280-channel head is the
+        global feature; its ImageNet weights are bundled, so it trains with no network.
         None uses a small trainable global encoder instead.
     backbone_weights : "imagenet", path or None
         The named backbone's weights: ImageNet's (downloaded by Keras once, into
-        ``~/.keras/models``), a local weights file, or random. Not read when the net is built
+        ``~/.keras/models``; for EfficientNet-Lite0 the bundled copy, no network), a local
+        weights file, or random; an EfficientNet-Lite backbone also takes ``"bundled"`` and
+        ``"package"`` (:func:`bwcolor.architectures.efficientnet_lite.load_weights`). Not read when the net is built
         to load saved weights right after (a preset, a checkpoint), so loading needs no network.
     freeze_backbone : bool
         Keep the backbone's weights (and batch-norm statistics) as they are while training.
@@ -143,6 +148,8 @@ def wallner_full(head="regression", num_bins=313, backbone=None, backbone_weight
 
 def _backbone_vector(inputs, backbone, weights, freeze, input_size, value_range):
     """The backbone's class scores of the gray input, resized and preprocessed for it."""
+    if isinstance(backbone, str) and backbone in efficientnet_lite.VARIANTS:
+        return _lite_vector(inputs, backbone, weights, freeze, input_size)
     if isinstance(backbone, str):
         if value_range is not None:
             raise ValueError(f"backbone_value_range is for a keras.Model backbone; a named one "
@@ -161,3 +168,16 @@ def _backbone_vector(inputs, backbone, weights, freeze, input_size, value_range)
     size = input_size or backbone.input_shape[1]
     resized = layers.Resizing(size, size, name="backbone_resize")(inputs)
     return backbone(GrayToRGB(value_range or (-1.0, 1.0), name="gray_to_rgb")(resized))
+
+
+def _lite_vector(inputs, variant, weights, freeze, input_size):
+    """An EfficientNet-Lite encoder's pooled head (1280 values) of the gray input: the global
+    feature, as Deep Koalarization took a classifier's (here the features under the class
+    scores, which carry more than 1000 probabilities do)."""
+    encoder = efficientnet_lite.efficientnet_lite(variant, name="backbone")
+    efficientnet_lite.load_weights(encoder, variant, weights)
+    encoder.trainable = not freeze
+    size = int(input_size or efficientnet_lite.VARIANTS[variant][2])
+    resized = layers.Resizing(size, size, name="backbone_resize")(inputs)
+    rgb = GrayToRGB((-1.0, 1.0), name="gray_to_rgb")(resized)
+    return layers.GlobalAveragePooling2D(name="backbone_pool")(encoder(rgb)[-1])

