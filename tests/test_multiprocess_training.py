@@ -171,3 +171,42 @@ def test_job_settings_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("JAX_PROCESS_ID", "one")
     with pytest.raises(ValueError, match="JAX_PROCESS_ID must be an integer"):
         devices._from_environment("process_id", None)
+
+
+@pytest.mark.slow
+def test_bwcolor_train_runs_and_resumes_as_a_two_process_job(tmp_path, photo_dir):
+    """Two `bwcolor train` processes with one run folder (a shared disk): process 0 writes it,
+    and the job resumes from it."""
+    import json
+
+    run = tmp_path / "run"
+
+    def job(*extra):
+        port = _free_port()
+        env = {**os.environ, "KERAS_BACKEND": "jax", "BWCOLOR_NO_COMPILATION_CACHE": "1"}
+        env.pop("XLA_FLAGS", None)
+        procs = [subprocess.Popen(
+            [sys.executable, "-m", "bwcolor", "train", str(photo_dir), "-o", str(run),
+             "--image-size", "32", "--batch-size", "2", "--cache-dir", "none",
+             "--coordinator", f"127.0.0.1:{port}", "--num-processes", "2", "--process-id",
+             str(i), *extra], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True) for i in range(2)]
+        outs = [p.communicate(timeout=500)[0] for p in procs]
+        assert [p.returncode for p in procs] == [0, 0], outs[0][-2000:] + outs[1][-2000:]
+        return outs
+
+    outs = job("--epochs", "1")
+    assert "process 0 of 2" in outs[0] and "process 1 of 2" in outs[1]
+    assert json.loads((run / "state.json").read_text())["epoch"] == 1
+    job("--resume", "--epochs", "2")
+    state = json.loads((run / "state.json").read_text())
+    assert state["epoch"] == 2
+    assert [r["epoch"] for r in _history(run)] == ["1", "2"]
+    assert not list(run.glob(".bwcolor-*"))  # no temporary file left
+
+
+def _history(run):
+    import csv
+
+    with open(run / "history.csv", newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))

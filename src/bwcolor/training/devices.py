@@ -193,3 +193,21 @@ def checkpoint_folder(run):
         yield scratch
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def lay_out_variables(model):
+    """Lay a model loaded before the distribution was set (a resumed checkpoint) out as the
+    distribution asks: its weights, optimizer and metric variables (on JAX; they keep their
+    values)."""
+    if _backend.name() != "jax" or keras.distribution.distribution() is None:
+        return
+    import numpy as np
+
+    optimizer = getattr(model, "optimizer", None)
+    variables = [*model.variables, *getattr(model, "metrics_variables", []),
+                 *(optimizer.variables if optimizer is not None else [])]
+    for variable in {id(v): v for v in variables}.values():
+        value = np.asarray(variable.value)
+        variable._layout = None
+        variable._initialize_layout()
+        variable._direct_assign(value)

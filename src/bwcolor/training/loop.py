@@ -132,6 +132,8 @@ def _prepare_model(colorizer, o, td, start, precision, cached=False):
             return features.resumed_head(colorizer.model, start.model)
     elif o.resume:
         colorizer._attach(start.model.model if td.device_crops else start.model)
+        if distributed:  # the checkpoint was loaded before the distribution was set
+            devices.lay_out_variables(start.model)
         return start.model
     loss = make_loss(config)
     if td.rgb_targets:
