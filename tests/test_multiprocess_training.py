@@ -12,6 +12,11 @@ import pytest
 
 from bwcolor.training import devices
 
+# Multi-process jobs are JAX's: the worker processes run JAX whatever backend this run tests,
+# so CI runs them once, in its JAX pass.
+jax_only = pytest.mark.skipif(os.environ.get("KERAS_BACKEND", "jax") != "jax",
+                              reason="multi-process training is JAX's; tested in the JAX run")
+
 WORKER = textwrap.dedent('''
     import sys
     import numpy as np
@@ -75,6 +80,7 @@ def _weights(path):
 
 
 @pytest.mark.slow
+@jax_only
 def test_two_processes_train_as_one_process_with_two_devices(tmp_path):
     port = _free_port()
     workers = [_start(tmp_path, i, 2, port) for i in range(2)]
@@ -95,6 +101,7 @@ def test_two_processes_train_as_one_process_with_two_devices(tmp_path):
 
 
 @pytest.mark.slow
+@jax_only
 def test_a_dead_process_ends_the_job_instead_of_a_hang(tmp_path):
     port = _free_port()
     workers = [_start(tmp_path, i, 2, port, dies=1) for i in range(2)]
@@ -152,6 +159,7 @@ def test_each_process_reads_its_own_equal_share(monkeypatch):
         devices.process_share(splits, Options(5))
 
 
+@jax_only
 def test_join_job_refuses_a_running_jax():
     import jax.numpy as jnp
 
@@ -174,6 +182,7 @@ def test_job_settings_come_from_the_environment(monkeypatch):
 
 
 @pytest.mark.slow
+@jax_only
 def test_bwcolor_train_runs_and_resumes_as_a_two_process_job(tmp_path, photo_dir):
     """Two `bwcolor train` processes with one run folder (a shared disk): process 0 writes it,
     and the job resumes from it."""
