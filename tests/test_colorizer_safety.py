@@ -2,8 +2,8 @@
 NaN losses, full disks and vanishing photos, and a bounded number of compiled render shapes."""
 
 import errno
-import os
 import json
+import os
 import shutil
 import warnings
 

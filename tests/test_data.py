@@ -403,7 +403,7 @@ def test_copies_of_one_photo_stay_in_one_split_and_are_reported(tmp_path, photos
     folder = tmp_path / "photos"
     folder.mkdir()
     originals = {}
-    for i, name in enumerate(["astronaut", "chelsea", "coffee"]):
+    for name in ["astronaut", "chelsea", "coffee"]:
         path = folder / f"{name}.png"
         Image.fromarray(photos[name][:64, :64]).save(path, compress_level=9)
         originals[path.name] = split_of(path.name, fractions)

@@ -199,6 +199,6 @@ def test_pretrained_unet_shapes_frozen_encoder_and_hints():
 def test_wallner_full_takes_an_efficientnet_lite_backbone():
     model = architectures.get("wallner_full", backbone="EfficientNetLite0",
                               backbone_weights=None)
-    features, head = architectures.backbones.split_features(model)
+    features, _ = architectures.backbones.split_features(model)
     assert features.output.shape[-1] == 1280
     assert not model.get_layer("backbone").trainable

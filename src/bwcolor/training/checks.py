@@ -171,8 +171,11 @@ def check_same_data(data_source, state):
         return
     given = data_record(data_source)
     if given != recorded:
-        shown = (lambda paths: "a PyDataset" if paths is None else
-                 ", ".join(map(repr, paths)) if len(paths) != 1 else repr(paths[0]))
+        def shown(paths):
+            if paths is None:
+                return "a PyDataset"
+            return ", ".join(map(repr, paths)) if len(paths) != 1 else repr(paths[0])
+
         raise ValueError(f"the run being resumed trained on {shown(recorded)}, not "
                          f"{shown(given)}; its best/ is chosen by validation losses on those "
                          f"photos. Resume with the run's own data, or train a new run on the "
