@@ -190,11 +190,15 @@ def test_resume_continues_with_optimizer_state(photo_dir, tmp_path, training_dat
 
 
 def test_fit_refuses_a_folder_with_nothing_usable(tmp_path):
+    # A .jpg whose content is no image is damaged; a file named as no photo is not an image.
     (tmp_path / "junk.jpg").write_text("no")
+    (tmp_path / "notes.dat").write_bytes(b"no")
     Image.new("RGB", (8, 8), (200, 10, 10)).save(tmp_path / "tiny.png")
     c = Colorizer("default", image_size=32, architecture_config=TINY)
-    with pytest.raises(ValueError, match=r"no usable training photos(.|\n)*not an image(.|\n)*smaller"):
+    with pytest.raises(ValueError, match="no usable training photos") as raised:
         c.fit(tmp_path, epochs=1, verbose=0)
+    for reason in ("damaged: named as an image", "not an image", "smaller than the training crop"):
+        assert reason in str(raised.value)  # each reason, in whichever order the scan met them
 
 
 def test_evaluate_returns_all_metrics(trained, photo_dir, tmp_path):
