@@ -200,8 +200,9 @@ def test_cached_features_give_the_uncached_loss_and_train_the_same_weights(backb
 
 
 def test_backbone_flags_need_wallner_full(photo_dir, tmp_path, capsys):
-    for flags, message in [(["--backbone", "MobileNetV3Small"], "--backbone is for --architecture "
-                             "wallner_full. Received: --architecture default"),
+    for flags, message in [(["--backbone", "MobileNetV3Small"], "--backbone and --backbone-weights "
+                             "are for --architecture wallner_full or pretrained_unet. Received: "
+                             "--architecture default"),
                            (["--architecture", "wallner_full", "--backbone-weights", "none"],
                             "--backbone-weights needs --backbone NAME")]:
         code = cli.main(["train", str(photo_dir), "-o", str(tmp_path / "run"), *flags])
