@@ -10,6 +10,8 @@ from bwcolor.architectures import GrayToRGB
 
 TINY = {
     "default": dict(widths=(8, 8), blocks=(1, 1)),
+    # The EfficientNet-Lite0 encoder has no size knob; random weights read nothing.
+    "pretrained_unet": dict(backbone_weights=None, widths=(4, 4, 4, 4), global_width=4),
     "unet": dict(widths=(4, 8), normalization="group"),
     "wallner_alpha": {},
     "wallner_beta": {},
@@ -20,11 +22,13 @@ HEADS = ["regression", "classification"]
 
 def _cases():
     # XLA compiles every model twice (~5 s each on 2 cores): JAX runs one head per
-    # architecture; the cheaper torch backend runs the whole matrix.
+    # architecture (the one it is used with); the cheaper torch backend runs the whole matrix.
+    # pretrained_unet's EfficientNet-Lite0 encoder makes it the slow one (~20 s on 2 cores).
+    used_with = {"default": "classification", "pretrained_unet": "classification"}
     for name in TINY:
         for head in HEADS:
-            marks = []
-            if head != ("classification" if name == "default" else "regression"):
+            marks = [pytest.mark.slow] if name == "pretrained_unet" else []
+            if head != used_with.get(name, "regression"):
                 marks.append(pytest.mark.skipif(keras.backend.backend() == "jax",
                                                 reason="full matrix runs on torch"))
             yield pytest.param(name, head, id=f"{name}-{head}", marks=marks)
@@ -40,15 +44,17 @@ def test_registry():
 
 def test_registry_defaults_sit_beside_each_architecture():
     # The tutorial nets were trained as tanh regressors; the others use the classification head.
-    expected = {"default": "classification", "unet": "classification", "wallner_alpha": "mse",
-                "wallner_beta": "mse", "wallner_full": "mse"}
+    expected = {"default": "classification", "pretrained_unet": "classification",
+                "unet": "classification", "wallner_alpha": "mse", "wallner_beta": "mse",
+                "wallner_full": "mse"}
     assert {name: architectures.recommended_loss(name) for name in architectures.available()} == expected
     for name in architectures.available():
         d = architectures.defaults(name)
-        assert d == {"loss": expected[name], "supports_hints": name == "default"}
+        assert d == {"loss": expected[name],
+                     "supports_hints": name in ("default", "pretrained_unet")}
         # supports_hints means exactly: the builder takes hints=True and then reads 4 channels.
         if d["supports_hints"]:
-            tiny = architectures.get(name, hints=True, widths=(8, 8), blocks=(1, 1))
+            tiny = architectures.get(name, hints=True, **TINY[name])
             assert architectures.accepts_hints(tiny) and architectures.input_channels(tiny) == 4
         else:
             with pytest.raises(ValueError, match="unknown config"):
