@@ -101,6 +101,86 @@ def test_spread_hints_stops_at_lightness_edges():
     assert same_side > 5 * across
 
 
+def _two_rooms(line_width):
+    """L* 60 on both sides of a dark vertical line (L* 15) down the middle of a 64 x 96 photo."""
+    lightness = np.full((64, 96), 60.0, np.float32)
+    lightness[:, 48 - line_width // 2:48 + (line_width + 1) // 2] = 15.0
+    return lightness
+
+
+@pytest.mark.parametrize("line_width", [4, 8])
+def test_spread_hints_keeps_a_hint_on_its_side_of_a_line_of_another_lightness(line_width):
+    """Two regions of one L*, split by a dark line one or two a*b* cells wide: a hint on one
+    colors it, and barely the other, however close (the straight-line reach with an L* affinity
+    colored both alike)."""
+    from bwcolor.hints import parse_hints
+    from bwcolor.postprocessing import spread_hints
+
+    lightness = _two_rooms(line_width)
+    ab = np.zeros((16, 24, 2), np.float32)
+    hints = parse_hints([(36, 32, "#2050d0")], 64, 96)  # 12 px left of the line
+    change = np.linalg.norm(spread_hints(lightness, ab, hints) - ab, axis=-1)
+    hinted = np.linalg.norm(hints[0].ab)
+    # 4-px cells: the line is in columns 11-12 (10-13 when 8 px wide), the hint in 9.
+    assert change[:, 8:10].min() > 0.5 * hinted  # its own side, to the photo's top and bottom
+    assert change[:, 14:16].max() < 0.05 * hinted  # as close to the line, on the other side
+    assert change[:, :10].mean() > 20 * change[:, 14:].mean()
+
+
+def test_spread_hints_edge_cost_zero_ignores_edges_of_equal_lightness():
+    from bwcolor.hints import parse_hints
+    from bwcolor.postprocessing import spread_hints
+
+    lightness = _two_rooms(4)
+    ab = np.zeros((16, 24, 2), np.float32)
+    hints = parse_hints([(36, 32, "#2050d0")], 64, 96)
+    change = np.linalg.norm(spread_hints(lightness, ab, hints, edge_cost=0.0) - ab, axis=-1)
+    np.testing.assert_allclose(change[8, 14], change[8, 9], rtol=0.2)  # mirror images
+
+
+def test_geodesic_distance_is_the_shortest_path_over_the_grid():
+    """Against Dijkstra on the same 8-neighbour graph: the sweeps find every shortest path,
+    including ones that wind around a wall."""
+    from bwcolor.postprocessing import _geodesic_distance
+
+    features = np.zeros((12, 15), np.float32)
+    features[2:12, 7] = 100.0  # a wall with a gap at the top: the way round is a detour
+    seeds = np.zeros((2, 12, 15), bool)
+    seeds[0, 10, 2] = True
+    seeds[1, 0:2, 13:15] = True
+    d = _geodesic_distance(features, seeds, edge_cost=1.0, iterations=10)
+    np.testing.assert_allclose(d, _dijkstra(features, seeds, 1.0), rtol=1e-5)
+    assert d[0, 10, 12] > 10 + 3 * np.sqrt(2)  # round the wall, not through it
+    free = _geodesic_distance(features, seeds, edge_cost=0.0)  # chamfer distance in cells
+    assert free[0, 10, 12] == pytest.approx(10.0)
+    assert free[0, 0, 0] == pytest.approx(8 + 2 * np.sqrt(2))
+
+
+def _dijkstra(features, seeds, edge_cost):
+    import heapq
+
+    h, w = features.shape
+    out = np.empty(seeds.shape, np.float64)
+    for k, seed in enumerate(seeds):
+        dist = np.where(seed, 0.0, np.inf)
+        heap = [(0.0, i, j) for i, j in zip(*np.nonzero(seed))]
+        while heap:
+            d, i, j = heapq.heappop(heap)
+            if d > dist[i, j]:
+                continue
+            for di in (-1, 0, 1):
+                for dj in (-1, 0, 1):
+                    y, x = i + di, j + dj
+                    if (di or dj) and 0 <= y < h and 0 <= x < w:
+                        step = np.sqrt(di * di + dj * dj
+                                       + (edge_cost * (features[i, j] - features[y, x])) ** 2)
+                        if d + step < dist[y, x]:
+                            dist[y, x] = d + step
+                            heapq.heappush(heap, (d + step, y, x))
+        out[k] = dist
+    return out
+
+
 def test_colorize_spreads_hints_only_when_asked(hint_colorizer_for_spread):
     c, photo = hint_colorizer_for_spread
     hints = [(20, 20, "#20a040", 3)]

@@ -24,13 +24,17 @@ __all__ = ["Postprocessor", "box_mean", "guided_upsample", "join", "spread_hints
 GUIDED_RADIUS = 2
 GUIDED_EPS = 25.0
 
-#: :func:`spread_hints`: how far a hint's color reaches (a Gaussian in cells, this fraction of
-#: the grid's longer side), how different an L* it still reaches (a Gaussian in L* units), and
-#: the weight the model's own color keeps against a hint. Measured on the validation split with
-#: scripts/hint_curve.py's protocol (docs/model_card.md): a reach of 0.2 scored best there, but
-#: carried one click on a lawn onto pavement and buildings 400 px away in the 1961 sample photo;
-#: 0.1 keeps it on its region and still takes 10 hints from 10.74 to 6.54 CIEDE2000.
-SPREAD_DISTANCE = 0.1
+#: :func:`spread_hints`: how far a hint's color reaches (a Gaussian of the geodesic distance, this
+#: fraction of the grid's longer side), what crossing an edge costs (that fraction per unit of
+#: change in the cells' L* and L* contrast), how different an L* it still reaches (a Gaussian in
+#: L* units), and the weight the model's own color keeps against a hint. Measured with
+#: scripts/hint_curve.py's protocol on the validation split and the bundled sample photos, and
+#: scripts/hint_spill.py on the README's photo (docs/experiments.md, "Hints that stay on their
+#: object"): the straight-line reach of 0.1 let a click on the water turn the seawall's rail blue
+#: (0.37 of the water's shift); with edges costing 0.02, a reach of 0.35 keeps the rail untouched
+#: and takes the validation split from 9.25 to 8.24 CIEDE2000 with one hint, 6.34 to 5.43 with 10.
+SPREAD_DISTANCE = 0.35
+SPREAD_EDGE_COST = 0.02
 SPREAD_LIGHTNESS = 8.0
 SPREAD_PRIOR = 0.05
 
@@ -169,20 +173,94 @@ def _join_pool():
     return ThreadPoolExecutor(max(1, os.cpu_count() or 1), thread_name_prefix="bwcolor-join")
 
 
+def _geodesic_distance(features, seeds, edge_cost, iterations=3):
+    """Distance in cells from ``seeds`` over a grid, where each step also pays for the change of
+    ``features`` it crosses.
+
+    A step to one of the 8 neighbouring cells costs ``sqrt(length^2 + (edge_cost * |df|)^2)``:
+    its length (1 or sqrt 2) and the difference ``df`` of the two cells' features (e.g. L*)
+    weighted by ``edge_cost`` (cells per feature unit). A path within an object is about as long
+    as the straight line; one across an edge pays for its contrast, and across a line (darker or
+    lighter than both sides) twice: the geodesic distance of Criminisi, Sharp and Blake (GeoS,
+    ECCV 2008). Computed by raster sweeps (left to right and back, down and up; each a NumPy step
+    per column or row, for all maps at once), repeated until nothing changes or ``iterations``
+    times; a path that winds back more often than that may stay overestimated.
+
+    Parameters
+    ----------
+    features : ndarray (h, w) or (h, w, C)
+        Each cell's features; ``|df|`` is the Euclidean norm over C.
+    seeds : ndarray (n, h, w) bool
+        For each of ``n`` maps, the cells at distance 0.
+    edge_cost : float
+        Cells per feature unit, >= 0; 0 gives the chamfer distance in cells.
+    iterations : int
+        At most this many rounds of the four sweeps.
+
+    Returns
+    -------
+    ndarray (n, h, w) float32
+        ``inf`` where a map has no seed.
+    """
+    f = np.asarray(features, np.float32)
+    f = f[..., None] if f.ndim == 2 else f
+
+    def cost(a, b, length2):
+        return np.sqrt(length2 + edge_cost ** 2 * ((a - b) ** 2).sum(axis=-1)).astype(np.float32)
+
+    right = cost(f[:, 1:], f[:, :-1], 1.0)  # (h, w-1): (i, j) - (i, j+1)
+    down = cost(f[1:], f[:-1], 1.0)  # (h-1, w): (i, j) - (i+1, j)
+    diag = cost(f[1:, 1:], f[:-1, :-1], 2.0)  # (h-1, w-1): (i, j) - (i+1, j+1)
+    anti = cost(f[1:, :-1], f[:-1, 1:], 2.0)  # (h-1, w-1): (i, j+1) - (i+1, j)
+    d = np.where(np.asarray(seeds, bool), 0.0, np.inf).astype(np.float32)
+    h, w = d.shape[1:]
+    for _ in range(iterations):
+        before = d.copy()
+        for j in range(1, w):  # left to right: from column j - 1
+            col, prev = d[:, :, j], d[:, :, j - 1]
+            np.minimum(col, prev + right[:, j - 1], out=col)
+            np.minimum(col[:, 1:], prev[:, :-1] + diag[:, j - 1], out=col[:, 1:])
+            np.minimum(col[:, :-1], prev[:, 1:] + anti[:, j - 1], out=col[:, :-1])
+        for j in range(w - 2, -1, -1):  # right to left: from column j + 1
+            col, prev = d[:, :, j], d[:, :, j + 1]
+            np.minimum(col, prev + right[:, j], out=col)
+            np.minimum(col[:, 1:], prev[:, :-1] + anti[:, j], out=col[:, 1:])
+            np.minimum(col[:, :-1], prev[:, 1:] + diag[:, j], out=col[:, :-1])
+        for i in range(1, h):  # top to bottom: from row i - 1
+            row, prev = d[:, i], d[:, i - 1]
+            np.minimum(row, prev + down[i - 1], out=row)
+            np.minimum(row[:, 1:], prev[:, :-1] + diag[i - 1], out=row[:, 1:])
+            np.minimum(row[:, :-1], prev[:, 1:] + anti[i - 1], out=row[:, :-1])
+        for i in range(h - 2, -1, -1):  # bottom to top: from row i + 1
+            row, prev = d[:, i], d[:, i + 1]
+            np.minimum(row, prev + down[i], out=row)
+            np.minimum(row[:, :-1], prev[:, 1:] + diag[i], out=row[:, :-1])
+            np.minimum(row[:, 1:], prev[:, :-1] + anti[i], out=row[:, 1:])
+        if np.array_equal(d, before):
+            break
+    return d
+
+
 def spread_hints(lightness, ab_small, hints, *, spread=True, distance=SPREAD_DISTANCE,
-                 lightness_sigma=SPREAD_LIGHTNESS, prior=SPREAD_PRIOR):
+                 edge_cost=SPREAD_EDGE_COST, lightness_sigma=SPREAD_LIGHTNESS,
+                 prior=SPREAD_PRIOR):
     """Give each hint's square its color, and pull the predicted a*b* around it towards that
-    color along similar L*.
+    color within the hint's object: as far as no edge of the photo's L* stops it.
 
     A hint covers the square of half-side ``hint.radius`` photo pixels around it (without a
     radius, the a*b* cell under it): there its weight is 1. Beyond the square (when
     ``spread``) the hint's residual (its a*b* minus the prediction under it) spreads over the
-    a*b* grid with weights ``exp(-d^2 / 2 (distance * side)^2) * exp(-dL^2 / 2
-    lightness_sigma^2)``, ``d`` the distance from the square's edge in cells and ``dL`` the L*
-    difference from the hint's own cell: near the hint and at a similar lightness (the same
-    object, as in Levin et al. 2004's affinity), so a larger radius carries the color further.
-    Weights are normalized against ``prior``, the weight the prediction keeps: on a hint's
-    square the color is the hint's (to within ``prior``), far from every hint it is the model's.
+    a*b* grid with weights ``exp(-g^2 / 2 distance^2) * exp(-dL^2 / 2 lightness_sigma^2)``.
+    ``g`` is the geodesic distance from the square, in fractions of the grid's longer side: a
+    step between neighbouring cells costs ``sqrt(length^2 + (edge_cost * |df|)^2)``, ``df`` the
+    change of the cells' L* and of their L* contrast (the standard deviation of the photo's L*
+    within each cell; :func:`_geodesic_distance`). Along one surface a path is about as long as the
+    straight line; across an edge, or a line such as a wall's dark face, it pays for the contrast,
+    so the color stays on its side even where the other side has the same lightness. ``dL`` is the
+    L* difference from the hint's own cell (Levin et al. 2004's affinity). A larger radius carries
+    the color further. Weights are normalized against ``prior``, the weight the prediction keeps:
+    on a hint's square the color is the hint's (to within ``prior``), far from every hint, or
+    behind an edge, it is the model's.
 
     Parameters
     ----------
@@ -194,6 +272,10 @@ def spread_hints(lightness, ab_small, hints, *, spread=True, distance=SPREAD_DIS
         Checked hints (:func:`bwcolor.hints.parse_hints`), in the photo's pixels.
     spread : bool
         False: each hint colors its own square only, and nothing beyond it.
+    distance, edge_cost, lightness_sigma, prior : float
+        The reach (fraction of the longer side), the cost of crossing edges (fraction of the longer
+        side per L* unit; 0: the straight-line distance, edges ignored), the L* similarity (L*
+        units) and the prediction's own weight.
 
     Returns
     -------
@@ -203,18 +285,22 @@ def spread_hints(lightness, ab_small, hints, *, spread=True, distance=SPREAD_DIS
     H, W = lightness.shape
     grid_l = _resize(np.asarray(lightness, np.float32)[..., None], h, w)[..., 0]
     rows, cols = np.mgrid[0:h, 0:w].astype(np.float32)
-    side = distance * max(h, w)
-    total_weight = np.full((h, w), prior, np.float32)
-    pulled = np.zeros((h, w, 2), np.float32)
-    for hint in hints:
-        cy, cx = hint.cell(lightness.shape, (h, w))
+    cells = [hint.cell(lightness.shape, (h, w)) for hint in hints]
+    squares = []
+    for hint, (cy, cx) in zip(hints, cells):
         radius = hint.radius or 0.0
         # Distance in cells from the hint's square (0 on it); min() keeps a huge radius finite.
         dy = np.maximum(0.0, np.abs(rows - cy) - min(radius * h / H, h))
         dx = np.maximum(0.0, np.abs(cols - cx) - min(radius * w / W, w))
-        on_square = (dy == 0) & (dx == 0)
+        squares.append((dy == 0) & (dx == 0))
+    if spread and hints:
+        geodesic = _geodesic_distance(_cell_features(lightness, grid_l), np.stack(squares),
+                                      edge_cost * max(h, w)) / max(h, w)
+    total_weight = np.full((h, w), prior, np.float32)
+    pulled = np.zeros((h, w, 2), np.float32)
+    for k, (hint, (cy, cx), on_square) in enumerate(zip(hints, cells, squares)):
         if spread:
-            weight = np.exp(-(dy ** 2 + dx ** 2) / (2 * side ** 2)
+            weight = np.exp(-geodesic[k] ** 2 / (2 * distance ** 2)
                             - (grid_l - grid_l[cy, cx]) ** 2 / (2 * lightness_sigma ** 2))
             weight = np.where(on_square, 1.0, weight).astype(np.float32)
         else:
@@ -223,3 +309,14 @@ def spread_hints(lightness, ab_small, hints, *, spread=True, distance=SPREAD_DIS
         total_weight += weight
         pulled += weight[..., None] * residual
     return (ab_small + pulled / total_weight[..., None]).astype(np.float32)
+
+
+def _cell_features(lightness, grid_l):
+    """Each a*b* cell's mean L* (``grid_l``, (h, w)) and the standard deviation of the photo's L*
+    within it: (h, w, 2). The second tells textured cells (foliage, crowds, a line through the
+    cell) from smooth ones of the same mean, which a mean alone cannot."""
+    h, w = grid_l.shape
+    lightness = np.asarray(lightness, np.float32)
+    mean_square = _resize((lightness * lightness)[..., None], h, w)[..., 0]
+    std = np.sqrt(np.maximum(mean_square - grid_l * grid_l, 0.0))
+    return np.stack([grid_l, std], axis=-1)
