@@ -21,6 +21,10 @@ projected on the hint's a*b* direction (how much more like the hint it became); 
 the projection with the hint (how hint-colored it ends up); ``delta_e2000``, CIEDE2000 between the
 outputs without and with the hint. Then ``spill``: each other region's shift divided by the
 water's (0: the hint stays on the water; 1: the rail takes as much of it as the water does).
+A second case, ``lawn``: a green hint on the lawn right of the fort, ``LAWN_HINT``, measured on the
+``lawn`` (a box around it) and the ``building`` across the trees behind it, with the spill
+relative to the lawn.
+
 The spreading reaches a limited distance, so every region is measured twice: whole
 (``whole``), and within ``NEAR`` = 256 px (columns) of the hint (``near_hint``), where the rail
 and the promenade are the hint's neighbours. Prints one JSON object.
@@ -36,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 HINT = {"x": 870, "y": 751, "color": "#2f6fb0"}
+LAWN_HINT = {"x": 962, "y": 265, "color": "#4a7a30"}
 PHOTO_SHAPE = (808, 1024)
 NEAR = 256
 
@@ -67,9 +72,17 @@ def regions(shape=PHOTO_SHAPE):
     }
 
 
-def measure(plain, hinted, hint_ab, masks):
+def lawn_regions(shape=PHOTO_SHAPE):
+    """{name: boolean mask (H, W)}: the ``lawn`` around ``LAWN_HINT`` and the ``building``."""
+    masks = {name: np.zeros(shape, bool) for name in ("lawn", "building")}
+    masks["lawn"][250:285, 900:1020] = True
+    masks["building"][60:180, 690:840] = True
+    return masks
+
+
+def measure(plain, hinted, hint_ab, masks, hinted_region="water"):
     """Per-region means (see the module docstring) of two uint8 RGB outputs, with the spill
-    relative to the ``water`` region."""
+    relative to the ``hinted_region``."""
     from skimage.color import deltaE_ciede2000
 
     from bwcolor import color
@@ -85,9 +98,9 @@ def measure(plain, hinted, hint_ab, masks):
                   "delta_e2000": round(float(de[m].mean()), 3),
                   "pixels": int(m.sum())}
            for name, m in masks.items()}
-    water = out["water"]["shift"]
-    out["spill"] = {name: round(out[name]["shift"] / water, 3) if water else None
-                    for name in masks if name != "water"}
+    own = out[hinted_region]["shift"]
+    out["spill"] = {name: round(out[name]["shift"] / own, 3) if own else None
+                    for name in masks if name != hinted_region}
     return out
 
 
@@ -140,6 +153,10 @@ def main(argv=None):
               "near_hint": measure(plain, hinted, hint_ab,
                                    {k: m & near[None, :] for k, m in masks.items()}),
               "whole": measure(plain, hinted, hint_ab, masks)}
+    lawn = colorizer.colorize(photo, hints=[LAWN_HINT], **options)
+    result["lawn"] = {"hint": LAWN_HINT,
+                      **measure(plain, lawn, parse_hints([LAWN_HINT], *PHOTO_SHAPE)[0].ab,
+                                lawn_regions(), hinted_region="lawn")}
     print(json.dumps(result))
     if args.crops:
         save_crops(photo, plain, hinted, masks, args.crops)
