@@ -205,7 +205,8 @@ class Colorizer(PresetModel):
         spread_hints : bool
             Each hint colors its square (``radius`` photo pixels each side; without one, the
             model's output cell under it) and, when True, the colors around the square too,
-            fading with distance and along similar L*, so a larger radius reaches further
+            fading with distance and along similar L*, stopping at L* edges, so a larger
+            radius reaches further
             (:func:`bwcolor.postprocessing.spread_hints`). False: each hint's square only (and
             what the model's hint channels do).
 
