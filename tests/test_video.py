@@ -141,7 +141,7 @@ def test_hint_follows_the_motion(photos, tiny_hints):
         return [{"x": x, "y": y0, "color": "#10d010", "radius": 3}]
 
     out = list(video.colorize_frames(tiny_hints, clip, hints={0: hint(x0)}, consistency="none"))
-    candidates = np.arange(0.0, SIZE[1], 2.0)
+    candidates = np.arange(0.0, SIZE[1], 4.0)  # a hint's square is placed on 4 px a*b* cells
     x = x0
     for t in range(1, len(clip)):
         x -= float(flows[t][int(y0), round(x), 0])  # a pan: backward flow is constant
