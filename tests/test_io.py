@@ -155,3 +155,22 @@ def test_an_output_is_found_among_the_inputs_under_any_name(tmp_path):
                        r"under another name \(a hard link\); choose another -o"):
         reads.check(tmp_path / "linked.onnx", advice="choose another -o")
     reads.check(tmp_path / "other.onnx", advice="-")  # not read: fine
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="zombies are read from Linux's /proc")
+def test_an_exited_process_not_yet_reaped_is_not_alive():
+    """A killed writer whose parent has not reaped it (a zombie) still answers os.kill(pid, 0);
+    its temporary files are stale all the same."""
+    import time
+
+    child = subprocess.Popen(["true"])
+    try:
+        for _ in range(200):
+            if _io._zombie(child.pid):
+                break
+            time.sleep(0.01)
+        assert _io._zombie(child.pid)
+        assert not _io._alive(child.pid)
+        assert _io._alive(os.getpid())
+    finally:
+        child.wait()

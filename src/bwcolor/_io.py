@@ -249,7 +249,17 @@ def _alive(pid):
         return False
     except (PermissionError, OverflowError):  # exists, owned by someone else; or not a pid
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid):
+    """Whether ``pid`` has exited and only waits to be reaped (Linux's /proc; else False): a
+    killed worker whose parent has not reaped it yet writes nothing more."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except (OSError, IndexError):
+        return False
 
 
 def temporary_folder(parent):

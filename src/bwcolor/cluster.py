@@ -203,6 +203,10 @@ def colorize_on_ray(inputs, output, model="default", *, address=None, suffix="",
     result = run_jobs(todo, model, address=address, render_size=render_size,
                       annealing_temperature=annealing_temperature, actors=actors,
                       batch_size=batch_size, num_cpus=num_cpus, progress=progress)
+    # An actor killed while writing leaves its temporary file (named for its process): now
+    # that the job is over, remove those of processes that are gone, as the next run would.
+    for folder in {dst.parent for _, dst in todo}:
+        remove_stale_temp_files(folder)
     result.plan = plan
     result.existing = len(plan.jobs) - len(todo)
     result.failures = list(plan.failures) + result.failures
