@@ -151,7 +151,8 @@ def test_the_guides_recipe_around_the_file_matches_colorize(tmp_path, monkeypatc
     photo = np.asarray(Image.open(sample_photo()).convert("RGB").resize((288, 192)))
     Image.fromarray(photo).save(tmp_path / "photo.jpg", quality=98)
     c = Colorizer.from_preset("default")
-    export_onnx(c, tmp_path / "default_256.onnx", height=192, width=288)
+    height, width = c.render_shape(192, 288, render_size=192)  # the shape colorize renders at
+    export_onnx(c, tmp_path / "default_256.onnx", height=height, width=width)
     monkeypatch.chdir(tmp_path)
     scope = {}
     exec(_guide_recipe(), scope)  # the documented code, run as written

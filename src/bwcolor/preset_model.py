@@ -135,7 +135,8 @@ class PresetModel:
         input multiple; a ``render_size`` larger than the photo's own short side is lowered to
         it (never below the training size), as more pixels than the photo has add nothing. The
         aspect ratio is rounded to the nearest step of the ladder 2^(k/4), k = 0..12 (1:1 to
-        8:1, at most 9% off; longer strips are squeezed to 8:1), so photos of any sizes compile
+        8:1, at most 9% off; longer strips are squeezed to 8:1), then each side to the input
+        multiple (the bundled default's 32 keeps it within 15%), so photos of any sizes compile
         at most 25 shapes per render size (13 landscape, 12 portrait); the predicted colors are
         resized back to the photo's exact size.
         """

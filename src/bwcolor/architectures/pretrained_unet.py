@@ -83,8 +83,7 @@ def pretrained_unet(head="classification", num_bins=313, backbone=efficientnet_l
                          name="L_and_hints" if hints else "L")
     lightness = ChannelSlice(0, 1, name="lightness")(inputs) if hints else inputs
     rgb = GrayToRGB((-1.0, 1.0), name="gray_to_rgb")(lightness)
-    encoder = efficientnet_lite.efficientnet_lite(backbone, name="encoder")
-    efficientnet_lite.load_weights(encoder, backbone, backbone_weights)
+    encoder = efficientnet_lite.build(backbone, backbone_weights, name="encoder")
     encoder.trainable = not freeze_backbone
     features = encoder(rgb)[1:]  # strides 4, 8, 16, 32 and the head
     decoder = _decoder([int(f.shape[-1]) for f in features], widths, int(global_width), head,

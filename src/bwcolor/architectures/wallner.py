@@ -174,8 +174,7 @@ def _lite_vector(inputs, variant, weights, freeze, input_size):
     """An EfficientNet-Lite encoder's pooled head (1280 values) of the gray input: the global
     feature, as Deep Koalarization took a classifier's (here the features under the class
     scores, which carry more than 1000 probabilities do)."""
-    encoder = efficientnet_lite.efficientnet_lite(variant, name="backbone")
-    efficientnet_lite.load_weights(encoder, variant, weights)
+    encoder = efficientnet_lite.build(variant, weights, name="backbone")
     encoder.trainable = not freeze
     size = int(input_size or efficientnet_lite.VARIANTS[variant][2])
     resized = layers.Resizing(size, size, name="backbone_resize")(inputs)
