@@ -96,6 +96,11 @@ def _check_weights(weights):
     if not isinstance(weights, (str, os.PathLike)):
         raise ValueError(f"backbone_weights must be 'imagenet', a weights file or None. "
                          f"Received: backbone_weights={weights!r}")
+    return existing_weights_file(weights)
+
+
+def existing_weights_file(weights):
+    """``weights`` as a path to an existing file, or a ValueError naming it."""
     path = Path(weights).expanduser()
     if not path.is_file():
         raise ValueError(f"backbone weights file not found. Received: backbone_weights="

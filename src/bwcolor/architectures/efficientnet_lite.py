@@ -39,6 +39,7 @@ import numpy as np
 from keras import layers, ops
 
 from bwcolor import _backend
+from bwcolor.architectures import backbones
 
 __all__ = ["BUNDLED_VARIANT", "FEATURE_CHANNELS", "VARIANTS", "FastDepthwiseConv2D",
            "build", "bundled_weights_file", "convert_state_dict", "efficientnet_lite", "load_weights",
@@ -367,10 +368,7 @@ def load_weights(encoder, variant, weights):
     if not isinstance(weights, (str, os.PathLike)):
         raise ValueError(f"backbone_weights must be 'imagenet', 'bundled', 'package', a "
                          f"weights file or None. Received: backbone_weights={weights!r}")
-    path = Path(weights).expanduser()
-    if not path.is_file():
-        raise ValueError(f"backbone weights file not found. Received: backbone_weights="
-                         f"{str(weights)!r}")
+    path = backbones.existing_weights_file(weights)
     if path.suffix in (".pth", ".pt"):
         convert_state_dict(read_state_dict(variant, path), encoder)
         return
