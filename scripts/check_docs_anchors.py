@@ -43,6 +43,7 @@ PUBLIC_MODULES = (
     "bwcolor.color.ops",
     "bwcolor.hints",
     "bwcolor.architectures",
+    "bwcolor.architectures.efficientnet_lite",
     "bwcolor.losses",
     "bwcolor.device_crops",
     "bwcolor.metrics",
