@@ -76,3 +76,15 @@ def training_datasets(monkeypatch):
 
     monkeypatch.setattr(bwcolor.data, "ColorizationDataset", Recording)
     return seen
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """A small untrained preset saved to a folder (one per test module): for tests about files
+    and messages, not colors."""
+    from bwcolor import Colorizer
+
+    folder = tmp_path_factory.mktemp("models") / "tiny"
+    Colorizer("default", image_size=32, loss="mse",
+              architecture_config=dict(widths=(8, 8), blocks=(1, 1))).save(folder)
+    return folder

@@ -15,18 +15,6 @@ from PIL import Image
 
 from bwcolor import cli
 
-TINY = dict(widths=(8, 8), blocks=(1, 1))
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    """A small untrained preset: these tests are about files and messages, not colors."""
-    from bwcolor import Colorizer
-
-    folder = tmp_path_factory.mktemp("models") / "tiny"
-    Colorizer("default", image_size=32, loss="mse", architecture_config=TINY).save(folder)
-    return folder
-
 
 @pytest.fixture
 def scans(tmp_path, photos):

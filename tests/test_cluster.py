@@ -15,18 +15,6 @@ from PIL import Image
 from bwcolor import cli, cluster
 from bwcolor._plan import PlanError
 
-TINY = dict(widths=(8, 8), blocks=(1, 1))
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    """A small untrained preset: these tests are about files, not colors."""
-    from bwcolor import Colorizer
-
-    folder = tmp_path_factory.mktemp("models") / "tiny"
-    Colorizer("default", image_size=32, loss="mse", architecture_config=TINY).save(folder)
-    return folder
-
 
 def make_archive(root, photos, n=40):
     """``n`` photos of mixed sizes, modes and formats in a tree, plus broken files and a text
