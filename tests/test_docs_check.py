@@ -7,11 +7,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load_checker():
-    spec = importlib.util.spec_from_file_location("check_docs_anchors", ROOT / "scripts" / "check_docs_anchors.py")
+def _load_script(name):
+    """scripts/<name>.py as a module (the scripts folder is not a package)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _load_checker():
+    return _load_script("check_docs_anchors")
 
 
 def test_docs_check_lists_every_public_method_of_colorizer():
@@ -97,10 +102,7 @@ def test_keras_protocol_methods_need_no_entry_of_their_own():
 
 
 def _load_numbers():
-    spec = importlib.util.spec_from_file_location("docs_numbers", ROOT / "scripts" / "docs_numbers.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _load_script("docs_numbers")
 
 
 def test_the_docs_quote_each_number_from_one_source():

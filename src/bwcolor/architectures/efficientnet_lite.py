@@ -287,7 +287,6 @@ def _load_bundled(encoder):
     nested model is this encoder; read with h5py in Keras' layout (``layers/<key>/vars/<i>``,
     each key the layer's class name in snake case, numbered from its second use)."""
     import h5py
-    import numpy as np
 
     path = bundled_weights_file()
     try:
