@@ -11,7 +11,7 @@ import pytest
 from skimage import data
 from skimage.transform import resize
 
-from bwcolor import architectures
+from bwcolor import _backend, architectures
 from bwcolor.architectures import efficientnet_lite
 
 lite = importlib.import_module("bwcolor.architectures.efficientnet_lite")
@@ -262,3 +262,87 @@ def test_users_train_on_the_bundled_imagenet_encoder_offline(photo_dir, tmp_path
                        capture_output=True, text=True, env=env, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     assert (tmp_path / "full" / "best" / "model.weights.h5").is_file()
+
+
+def _automatic_weights(model):
+    """The encoder's and decoder's variables, trainable or not (batch-norm statistics too)."""
+    return [v for name in ("encoder", "decoder") for v in model.get_layer(name).weights]
+
+
+def _value(variable):
+    return np.array(keras.ops.convert_to_numpy(variable))
+
+
+def _randomize(model, rng):
+    model.set_weights([rng.uniform(0.5, 1.5, w.shape).astype(np.float32)
+                       if "variance" in v.path else rng.normal(0, 0.2, w.shape).astype(np.float32)
+                       for v, w in zip(model.weights, model.get_weights())])
+
+
+def _slow_on_jax(test):
+    """Eager EfficientNet-Lite calls: ~30 s on JAX's CPU backend (2 cores), 3-6 s on torch."""
+    return pytest.mark.slow(test) if keras.backend.backend() == "jax" else test
+
+
+@_slow_on_jax
+def test_pretrained_unet_freeze_automatic_trains_the_hint_branch_alone(rng):
+    """freeze_automatic: only the hint branch is trainable, and the encoder and decoder compute
+    while training what they compute at inference (the decoder drops no features), so the
+    branch learns on the colors a user gets; the weights fit the net built without the flag."""
+    config = dict(backbone_weights=None, widths=(4, 4, 4, 4), global_width=4, dropout=0.5,
+                  hints=True, num_bins=8)
+    with _backend.weights_will_be_loaded():  # random weights are set below
+        frozen = architectures.get("pretrained_unet", freeze_automatic=True, **config)
+        free = architectures.get("pretrained_unet", **config)
+    _randomize(free, rng)
+    frozen.set_weights(free.get_weights())
+    automatic = {id(v) for v in _automatic_weights(frozen)}
+    assert frozen.trainable_weights and all(v.path.startswith("hint_")
+                                            for v in frozen.trainable_weights)
+    assert automatic.isdisjoint(id(v) for v in frozen.trainable_weights)
+    assert any(v.path.startswith("dec") for v in free.trainable_weights)
+    x = np.zeros((1, 32, 64, 4), np.float32)
+    x[..., 0] = np.linspace(-1, 1, 64)
+    inference = keras.ops.convert_to_numpy(architectures.automatic_part(free)(x, training=False))
+    assert np.isfinite(inference).all() and inference.std() > 0
+    training = architectures.automatic_part(frozen)(x, training=True)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(training), inference)
+    # The decoders alone (cheap): the unfrozen one drops features while training.
+    features = [rng.normal(0, 1, (1, side, side, t.shape[-1])).astype(np.float32)
+                for side, t in zip((16, 8, 4, 2, 2), free.get_layer("decoder").inputs)]
+
+    def decode(model, training):
+        out = model.get_layer("decoder")(features, training=training)[0]
+        return keras.ops.convert_to_numpy(out)
+
+    decoded = decode(free, False)
+    np.testing.assert_array_equal(decode(frozen, True), decoded)
+    assert not np.allclose(decode(free, True), decoded)  # (which moves its batch-norm statistics)
+
+
+@pytest.mark.slow
+def test_pretrained_unet_fit_trains_only_the_hint_branch(photo_dir, tmp_path, training_datasets):
+    """With freeze_automatic, fit trains the hint branch on random true-color hints, and the
+    encoder and decoder (batch-norm statistics included) come out byte-identical."""
+    from bwcolor import Colorizer
+
+    config = dict(backbone_weights=None, widths=(4, 4, 4, 4), global_width=4, dropout=0.5,
+                  hints=True)
+    c = Colorizer("pretrained_unet", image_size=64,
+                  architecture_config={**config, "freeze_automatic": True})
+    automatic = [_value(v) for v in _automatic_weights(c.model)]
+    branch = [_value(v) for v in c.model.trainable_weights]
+    x = np.zeros((2, 64, 64, 4), np.float32)
+    x[..., 0] = np.linspace(-1, 1, 64)
+    before = keras.ops.convert_to_numpy(architectures.automatic_part(c.model)(x, training=False))
+
+    c.fit(photo_dir, epochs=1, batch_size=2, checkpoint_dir=tmp_path / "run",
+          validation_split=0, mixed_precision=None)
+    assert training_datasets and all(ds.hints for ds in training_datasets)
+    for v, old in zip(_automatic_weights(c.model), automatic, strict=True):
+        np.testing.assert_array_equal(_value(v), old, err_msg=v.path)
+    assert any(not np.array_equal(_value(v), old)
+               for v, old in zip(c.model.trainable_weights, branch, strict=True))
+    assert np.abs(_value(c.model.get_layer("hint_correction").kernel)).max() > 0
+    after = keras.ops.convert_to_numpy(architectures.automatic_part(c.model)(x, training=False))
+    np.testing.assert_array_equal(after, before)

@@ -47,7 +47,7 @@ def _decoder(feature_shapes, widths, global_width, head, num_bins, dropout):
 def pretrained_unet(head="classification", num_bins=313, backbone=efficientnet_lite.BUNDLED_VARIANT,
                     backbone_weights="bundled", freeze_backbone=True, widths=(48, 80, 128, 256),
                     global_width=256, dropout=0.0, hints=False, hint_width=32, hint_reach=None,
-                    name="pretrained_unet"):
+                    freeze_automatic=False, name="pretrained_unet"):
     """L (H, W, 1) -> ab or ab-bin logits at (H/4, W/4), decoded from ImageNet features.
 
     H and W must be divisible by 32.
@@ -75,6 +75,14 @@ def pretrained_unet(head="classification", num_bins=313, backbone=efficientnet_l
         User color hints, as :func:`~bwcolor.architectures.default.default`'s: a hint branch on
         the decoder's last features adds a gated correction; with no hint the output is
         exactly the automatic one.
+    freeze_automatic : bool
+        With ``hints``: build the automatic net (encoder and decoder) untrainable and as it runs
+        at inference (its batch norms in inference mode, no ``dropout``), so ``fit`` trains only
+        the hint branch, on the very features and colors the automatic net gives a user: how a
+        hint branch is trained on a trained automatic net
+        (:func:`~bwcolor.architectures.transfer_weights`) without changing its colors, as
+        :func:`~bwcolor.architectures.default.default`'s option of the same name. The weights
+        are those of the net built without it (dropout has none).
     """
     widths = [int(w) for w in widths]
     if len(widths) != 4:
@@ -83,11 +91,14 @@ def pretrained_unet(head="classification", num_bins=313, backbone=efficientnet_l
                          name="L_and_hints" if hints else "L")
     lightness = ChannelSlice(0, 1, name="lightness")(inputs) if hints else inputs
     rgb = GrayToRGB((-1.0, 1.0), name="gray_to_rgb")(lightness)
+    frozen = bool(hints and freeze_automatic)
     encoder = efficientnet_lite.build(backbone, backbone_weights, name="encoder")
-    encoder.trainable = not freeze_backbone
+    encoder.trainable = not (freeze_backbone or frozen)
     features = encoder(rgb)[1:]  # strides 4, 8, 16, 32 and the head
+    # Dropout ignores `trainable` (it drops whenever fit runs the net): a frozen decoder has none.
     decoder = _decoder([int(f.shape[-1]) for f in features], widths, int(global_width), head,
-                       num_bins, float(dropout))
+                       num_bins, 0.0 if frozen else float(dropout))
+    decoder.trainable = not frozen
     automatic, last = decoder(features)
     if not hints:
         return keras.Model(inputs, automatic, name=name)
