@@ -1,4 +1,5 @@
-"""Package a ``default_hints`` run (scripts/train_preset.py) as the bundled ``default`` preset.
+"""Package a hint-branch run (scripts/train_preset.py ``default_hints``,
+``default_ensemble_hints`` or ``pretrained_hints``) as the bundled ``default`` preset.
 
     python scripts/package_hint_default.py runs/default_hints src/bwcolor/bundled_presets/default
 
@@ -13,6 +14,10 @@ zero, so hints act through ``spread_hints`` alone and the model's output is its 
 for when the validation split says the learned correction does worse than none (see
 ``scripts/hint_curve.py``). The branch keeps its trained features, and a fine-tune starts from a
 zero correction, as an untrained branch does.
+
+The donor preset's other files (the ``NOTICE`` of the ImageNet encoder's Apache-2.0 weights that
+a ``pretrained_unet`` default carries) are copied into the new preset, a ``NOTICE`` gaining a
+paragraph on the hint branch.
 """
 
 from __future__ import annotations
@@ -20,9 +25,40 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 from pathlib import Path
 
 import numpy as np
+
+HINT_NOTICE = """
+{number}. The hint branch (the layers named hint_*): trained by the bwcolor developers
+   (scripts/train_preset.py {recipe}) on the same photographs, on top of the
+   frozen parts above, which it leaves unchanged. MIT, as bwcolor.
+"""
+NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six")
+
+
+def donor_files(folder):
+    """The donor preset folder's files other than its config, weights and metadata: name ->
+    bytes (read before the output, which may be the donor's own folder, is replaced)."""
+    from bwcolor import presets
+
+    own = {presets.CONFIG_FILE, presets.WEIGHTS_FILE, presets.METADATA_FILE}
+    return {f.name: f.read_bytes() for f in sorted(Path(folder).iterdir())
+            if f.is_file() and f.name not in own}
+
+
+def with_hint_notice(text, recipe):
+    """A NOTICE's text with the hint branch's paragraph, numbered after the last part listed
+    (and "holds two parts" counting it); a NOTICE that has one already is returned as is."""
+    if ". The hint branch" in text:
+        return text
+    number = max((int(n) for n in re.findall(r"^(\d+)\. ", text, flags=re.MULTILINE)),
+                 default=0) + 1
+    if number < len(NUMBER_WORDS):
+        text = text.replace(f"holds {NUMBER_WORDS[number - 1]} parts",
+                            f"holds {NUMBER_WORDS[number]} parts")
+    return text.rstrip("\n") + "\n" + HINT_NOTICE.format(number=number, recipe=recipe)
 
 
 def main(argv=None):
@@ -34,12 +70,14 @@ def main(argv=None):
                    help="ship the hint correction as zero (spreading alone)")
     args = p.parse_args(argv)
 
-    from bwcolor import Colorizer
+    from bwcolor import Colorizer, presets
+    from bwcolor._io import atomic_write
 
     run = Path(args.run)
     hinted = Colorizer.from_preset(run / "best")
     donor_name = hinted.metadata["initialized_from"]["preset"]
     donor = Colorizer.from_preset(donor_name)
+    extras = donor_files(presets.resolve(donor_name))
     config = hinted.get_config()
     config["architecture_config"] = {k: v for k, v in config["architecture_config"].items()
                                      if k != "freeze_automatic"}
@@ -66,14 +104,20 @@ def main(argv=None):
         "seconds_to_best_epoch": round(sum(float(r["seconds"])
                                            for r in history[:run_meta.get("best_epoch") or 0]), 1),
         "seconds_run": round(sum(float(r["seconds"]) for r in history), 1),
-        "val_loss_by_epoch": [round(float(r["val_loss"]), 4) for r in history],
+        "val_loss_by_epoch": [round(float(r["val_loss"]), 4) if r.get("val_loss") else None
+                              for r in history],  # None: a run without validation photos
         "correction": ("zeroed when packaged (--zero-correction): hints act through "
                        "spread_hints alone" if args.zero_correction else "as trained"),
     }
-    packaged.save(args.out, overwrite=True, weights_dtype="float16")
+    out = packaged.save(args.out, overwrite=True, weights_dtype="float16")
+    for name, data in extras.items():
+        if name == "NOTICE":
+            data = with_hint_notice(data.decode("utf-8"), run_meta["recipe"]["name"]).encode()
+        with atomic_write(Path(out) / name) as f:
+            f.write(data)
     print(json.dumps({"saved": args.out, "parameters": packaged.model.count_params(),
-                      "best_epoch": run_meta.get("best_epoch")}))
+                      "best_epoch": run_meta.get("best_epoch"), "copied": sorted(extras)}))
 
 
 if __name__ == "__main__":
-    main()
+    main(__import__("sys").argv[1:])

@@ -4,7 +4,12 @@
     python scripts/train_preset.py seed    PHOTOS_DIR -o runs/seed    --time-budget 600
 
 ``default`` is bwcolor's recipe; ``seed`` is the original tutorial's (wallner_beta, MSE, 256 px
-crops, RMSprop). Giving both the same --time-budget on the same machine gives them the same
+crops, RMSprop). ``pretrained_hints`` trains the hint branch of the bundled default (or of the
+``pretrained_unet`` preset given with ``--init-from``) on its frozen automatic net:
+
+    KERAS_BACKEND=torch python scripts/train_preset.py pretrained_hints PHOTOS_DIR -o RUN --time-budget 1800
+
+and ``scripts/package_hint_default.py`` makes the run a preset. Giving both the same --time-budget on the same machine gives them the same
 compute. The run folder's ``best/`` is a preset (``Colorizer.from_preset``); its metadata.json
 records this recipe, the compute used and the test-split metrics.
 """
@@ -73,6 +78,19 @@ RECIPES = {
         init_from="default",
         init_whole=True,
     ),
+    # The hint branch of a pretrained_unet (issue #26): the bundled default's, or the preset's
+    # given with --init-from. Its encoder and decoder are copied in and frozen
+    # (freeze_automatic: byte-identical, run as at inference), and only the hint branch trains.
+    # The net's shape, crop size, loss, class weights and temperature are the donor's
+    # ("from_donor"); no degradations, as the default's decoder was trained without them.
+    "pretrained_hints": dict(
+        colorizer=dict(optimizer="adam", learning_rate=1e-3),
+        architecture_config={"hints": True, "freeze_automatic": True},
+        from_donor=("architecture", "architecture_config", "image_size", "loss",
+                    "annealing_temperature"),
+        fit=dict(batch_size=32, degradations=False),
+        init_from="default",
+    ),
     "seed": dict(
         colorizer=dict(architecture="wallner_beta", image_size=256, loss="mse",
                        optimizer="rmsprop", learning_rate=1e-3),
@@ -104,6 +122,8 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=1000)
     p.add_argument("--time-budget", type=float, default=None, help="seconds of training")
     p.add_argument("--repeats", type=int, default=4, help="passes over the photos per epoch")
+    p.add_argument("--steps-per-epoch", type=int, default=None,
+                   help="batches per epoch (default: --repeats passes over the photos)")
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--mixed-precision", default="auto")
     p.add_argument("--workers", type=int, default=2)
@@ -131,6 +151,11 @@ def main(argv=None):
     if init_from:  # the donor's class weights: its automatic net was trained with them
         donor = Colorizer.from_preset(init_from)
         colorizer_kw["loss_config"] = donor.config["loss_config"]
+        for key in recipe.get("from_donor", ()):
+            colorizer_kw[key] = donor.config[key]
+    if "architecture_config" in recipe:
+        colorizer_kw["architecture_config"] = {**colorizer_kw.get("architecture_config", {}),
+                                               **recipe["architecture_config"]}
     colorizer = Colorizer(**colorizer_kw)
     if init_from and not args.resume:
         from bwcolor import architectures
@@ -142,7 +167,10 @@ def main(argv=None):
         colorizer.metadata["initialized_from"] = {"preset": str(init_from),
                                                   "layers_copied": len(copied)}
     colorizer.metadata["recipe"] = {"name": args.recipe, "colorizer": recipe["colorizer"],
+                                    "architecture_config": recipe.get("architecture_config"),
+                                    "from_donor": list(recipe.get("from_donor", ())),
                                     "fit": fit_kw, "repeats": args.repeats,
+                                    "steps_per_epoch": args.steps_per_epoch,
                                     "time_budget_s": args.time_budget, "seed": args.seed,
                                     "command": "python scripts/train_preset.py " + " ".join(argv or [])}
     colorizer.metadata["compute"] = {"machine": platform.node(), "processor": platform.processor(),
@@ -152,7 +180,8 @@ def main(argv=None):
     t0 = time.time()
     history = colorizer.fit(args.data_dir, epochs=args.epochs, checkpoint_dir=args.out,
                             resume=args.resume, mixed_precision=mp, time_budget=args.time_budget,
-                            repeats=args.repeats, workers=args.workers, cache_dir=args.cache_dir,
+                            repeats=args.repeats, steps_per_epoch=args.steps_per_epoch,
+                            workers=args.workers, cache_dir=args.cache_dir,
                             use_multiprocessing=args.processes,
                             seed=args.seed, verbose=2, validation_split=args.validation_split,
                             callbacks=callbacks, **fit_kw)

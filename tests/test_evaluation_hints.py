@@ -223,3 +223,47 @@ def test_comparison_sheet_script(automatic_model, photo_dir, tmp_path, capsys):
 
     with Image.open(png) as im:
         assert im.width == 3 * 64 + 2 * 2
+
+
+@pytest.mark.slow
+def test_pretrained_hints_recipe_trains_and_packages_only_the_branch(photo_dir, tmp_path):
+    """scripts/train_preset.py pretrained_hints from a pretrained_unet preset, then
+    scripts/package_hint_default.py: the donor's shape, crop size and temperature; its encoder
+    and decoder unchanged, the branch trained; the package unfrozen (its dropout back) with the
+    donor's NOTICE and a paragraph on the branch."""
+    arch = dict(backbone_weights=None, widths=[4, 4, 4, 4], global_width=4, dropout=0.25,
+                hints=True)
+    donor = Colorizer("pretrained_unet", image_size=64, annealing_temperature=0.5,
+                      architecture_config=arch)
+    donor.save(tmp_path / "donor")
+    (tmp_path / "donor" / "NOTICE").write_text("model.weights.h5 holds two parts:\n\n1. The "
+                                               "encoder.\n\n2. The decoder.\n")
+    _script("train_preset").main(["pretrained_hints", str(photo_dir), "-o", str(tmp_path / "run"),
+                                  "--init-from", str(tmp_path / "donor"), "--epochs", "1",
+                                  "--batch-size", "2", "--repeats", "1", "--workers", "1",
+                                  "--mixed-precision", "none", "--validation-split", "0"])
+    run = Colorizer.from_preset(tmp_path / "run")
+    assert run.config["architecture_config"] == {**arch, "freeze_automatic": True}
+    assert (run.config["image_size"], run.config["annealing_temperature"]) == (64, 0.5)
+    assert run.metadata["initialized_from"]["layers_copied"] == 2  # the encoder and decoder
+
+    def weights(model, names):
+        return [w for name in names for w in model.get_layer(name).get_weights()]
+
+    automatic, branch = ("encoder", "decoder"), ("hint_in_conv", "hint_correction")
+    for a, b in zip(weights(run.model, automatic), weights(donor.model, automatic), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not any(np.array_equal(a, b) for a, b in zip(weights(run.model, branch),
+                                                         weights(donor.model, branch)))
+
+    _script("package_hint_default").main([str(tmp_path / "run"), str(tmp_path / "packaged")])
+    packaged = Colorizer.from_preset(tmp_path / "packaged")
+    assert packaged.config["architecture_config"] == {**arch, "hint_width": 32}
+    assert [layer.name for layer in packaged.model.get_layer("decoder").layers
+            if "dropout" in layer.name] == ["dropout16", "dropout8", "dropout4"]
+    for a, b in zip(packaged.model.get_weights(), run.model.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)  # float16
+    notice = (tmp_path / "packaged" / "NOTICE").read_text()
+    assert notice.startswith("model.weights.h5 holds three parts:")
+    assert "3. The hint branch" in notice and "pretrained_hints" in notice
+    assert packaged.metadata["hints"]["recipe"]["name"] == "pretrained_hints"
