@@ -64,3 +64,30 @@ def digest(folder):
     """{relative path: sha256} of every file under ``folder``."""
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+class JaxLowerings:
+    """Counts the programs JAX lowers (traced jaxpr -> XLA) while the ``with`` block runs: each
+    one costs a lowering and a compile or compilation-cache lookup, even with the cache warm.
+    Counts 0 on other backends."""
+
+    _active = []
+    _registered = False
+
+    def __enter__(self):
+        self.count = 0
+        if keras.backend.backend() == "jax" and not JaxLowerings._registered:
+            from jax import monitoring
+
+            def listen(event, *args, **kwargs):
+                if event == "/jax/core/compile/jaxpr_to_mlir_module_duration":
+                    for counter in JaxLowerings._active:
+                        counter.count += 1
+
+            monitoring.register_event_duration_secs_listener(listen)
+            JaxLowerings._registered = True
+        JaxLowerings._active.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        JaxLowerings._active.remove(self)

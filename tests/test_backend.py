@@ -1,4 +1,5 @@
-"""bwcolor._backend: the process-wide add_weight patch must be safe to use from several threads."""
+"""bwcolor._backend: the process-wide add_weight and assign patches must be safe to use from several
+threads, and loading weights must not compile a program per variable shape."""
 
 import threading
 import time
@@ -7,6 +8,7 @@ import keras
 import numpy as np
 
 from bwcolor import _backend
+from helpers import JaxLowerings
 
 
 def test_weights_will_be_loaded_is_thread_safe_and_restores_add_weight():
@@ -55,3 +57,50 @@ def test_weights_will_be_loaded_nests_in_one_thread():
         layer.build((None, 2))
         assert np.all(keras.ops.convert_to_numpy(layer.kernel) == 0)  # still patched
     assert keras.layers.Layer.add_weight is original
+
+
+def test_weights_will_be_loaded_builds_zeros_without_compiling():
+    """The zeros a model is built with inside the block come from NumPy: no XLA program per
+    variable shape (Keras' "zeros" initializer lowered one on JAX, half of building the bundled
+    default), in each variable's dtype; bfloat16, which NumPy lacks, through Keras' zeros."""
+    with _backend.weights_will_be_loaded():
+        # Shapes no other test builds, so nothing is compiled for them yet.
+        built = [keras.layers.Conv2D(29, 3), keras.layers.BatchNormalization(),
+                 keras.layers.Dense(31, dtype="float16")]
+        with JaxLowerings() as lowered:
+            for layer, shape in zip(built, [(None, 9, 9, 7), (None, 29), (None, 23)]):
+                layer.build(shape)
+        brain = keras.layers.Dense(5, dtype="bfloat16")
+        brain.build((None, 3))
+    variables = [v for layer in built for v in layer.weights]
+    assert lowered.count == 0
+    assert [v.dtype for v in variables] == ["float32"] * 6 + ["float16"] * 2
+    assert brain.kernel.dtype == "bfloat16"
+    for v in variables + brain.weights:
+        assert not np.any(keras.ops.convert_to_numpy(keras.ops.cast(v, "float32")))
+
+
+def test_numpy_casts_assigned_arrays_gives_the_same_values_without_compiling(rng):
+    """float16 arrays assigned to float32 variables (a preset's weights) are cast by NumPy, to
+    exactly the values the backend's cast gives; the patch is undone, also after an error."""
+    original = keras.Variable.assign
+    half = rng.normal(size=(3, 3, 11, 37)).astype(np.float16)
+    fast = keras.Variable(np.zeros(half.shape, np.float32))
+    with JaxLowerings() as lowered, _backend.numpy_casts_assigned_arrays():
+        with _backend.numpy_casts_assigned_arrays():  # nests
+            pass
+        fast.assign(half)
+    assert lowered.count == 0
+    plain = keras.Variable(np.zeros(half.shape, np.float32))
+    plain.assign(half)  # the backend's own cast (after: its program is not cached before)
+    assert fast.dtype == "float32"
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(fast),
+                                  keras.ops.convert_to_numpy(plain))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(fast), half.astype(np.float32))
+    assert keras.Variable.assign is original
+    try:
+        with _backend.numpy_casts_assigned_arrays():
+            raise KeyError("a damaged file")
+    except KeyError:
+        pass
+    assert keras.Variable.assign is original

@@ -129,3 +129,29 @@ def test_bundled_presets_are_valid():
         folder, config, metadata = presets.read_preset(name)
         assert folder.is_dir() and isinstance(metadata, dict)
         assert presets.validate_config(config) is config
+
+
+def test_float16_weights_load_as_the_same_float32_without_compiling(tmp_path):
+    """A preset saved in float16 loads into float32 variables holding exactly the float16 values,
+    cast by NumPy: on JAX, casting them in the backend lowered and compiled (or looked up in the
+    compilation cache) one program per weight shape, over half of loading the bundled default."""
+    import numpy as np
+
+    from bwcolor import _backend
+    from helpers import JaxLowerings
+
+    # Widths no other test uses, so no program for these shapes is cached in this process;
+    # random weights set from NumPy (random initializers compile too).
+    with _backend.weights_will_be_loaded():
+        c = Colorizer("default", image_size=32, loss="mse",
+                      architecture_config=dict(widths=(5, 11), blocks=(1, 1)))
+    rng = np.random.default_rng(0)
+    c.model.set_weights([rng.normal(size=w.shape).astype(np.float32)
+                         for w in c.model.get_weights()])
+    c.save(tmp_path / "f16", weights_dtype="float16")
+    with JaxLowerings() as lowered:
+        loaded = Colorizer.from_preset(tmp_path / "f16")
+    assert lowered.count == 0
+    for got, saved in zip(loaded.model.get_weights(), c.model.get_weights(), strict=True):
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got, saved.astype(np.float16).astype(np.float32))

@@ -266,7 +266,7 @@ class PresetModel:
             with warnings.catch_warnings():
                 # A mismatched file makes Keras warn once per layer before it raises.
                 warnings.filterwarnings("ignore", message="Skipping nested container")
-                obj.model.load_weights(weights)
+                presets.load_model_weights(obj.model, weights)
         except Exception as e:
             first = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
             raise ValueError(f"{_weights_problem(weights)}. Received: path={str(weights)!r}: "

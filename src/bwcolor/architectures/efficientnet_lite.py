@@ -372,7 +372,8 @@ def load_weights(encoder, variant, weights):
         convert_state_dict(read_state_dict(variant, path), encoder)
         return
     try:
-        encoder.load_weights(path)
+        with _backend.numpy_casts_assigned_arrays():  # a float16 file: cast without XLA
+            encoder.load_weights(path)
     except Exception as e:
         raise ValueError(f"backbone weights file does not fit {variant}. Received: "
                          f"backbone_weights={str(weights)!r}: {e}") from None
