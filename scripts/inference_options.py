@@ -14,6 +14,8 @@ Issue #15, default preset, validation split (47 photos): neither option is a def
 averaging: -0.02 CIEDE2000, 95% interval [-0.08, +0.04] (26 of 47 photos), at twice the model's
 time. The guided filter: -0.07 [-0.10, -0.04] (38 of 47), but with 1.0 less colorfulness, and
 scaling the plain output's chroma by 0.97 reaches the same colorfulness and the same -0.08.
+Since issue #26 ``refine_chroma`` is colorize's default, with a guided filter whose output is
+clamped to the colors predicted nearby (scripts/chroma_upsampling.py has those numbers).
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ import time
 import numpy as np
 from _paired import paired_difference
 
-OPTIONS = {"none": {}, "flip": {"flip_average": True}, "refine": {"refine_chroma": True},
-           "both": {"flip_average": True, "refine_chroma": True}}
+OPTIONS = {"none": {"refine_chroma": False}, "flip": {"flip_average": True, "refine_chroma": False},
+           "refine": {"refine_chroma": True}, "both": {"flip_average": True, "refine_chroma": True}}
 
 
 def score(colorizer, references, size, options):

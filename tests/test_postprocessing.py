@@ -26,12 +26,73 @@ def test_box_mean_equals_brute_force_with_clipped_windows(rng):
     np.testing.assert_allclose(box_mean(x, r), expected, atol=1e-12)
 
 
-def test_guided_upsample_keeps_a_constant_ab_constant(rng):
-    lightness = rng.uniform(0, 100, (50, 70)).astype(np.float32)  # any texture at all
-    ab = np.full((12, 17, 2), (12.0, -7.0), np.float32)
+@pytest.mark.parametrize("photo, grid", [((50, 70), (12, 17)), ((1, 1), (1, 1)), ((3, 5), (1, 1)),
+                                         ((7, 1), (2, 1)), ((33, 47), (33, 47)), ((5, 9), (12, 17))])
+def test_guided_upsample_keeps_a_constant_ab_exactly(photo, grid, rng):
+    """Any L* texture, odd and tiny sizes, a grid as large as the photo (or larger): a constant
+    a*b* comes out the same constant, to the last bit (the clamp holds it)."""
+    lightness = rng.uniform(0, 100, photo).astype(np.float32)
+    ab = np.full((*grid, 2), (12.0, -7.0), np.float32)
     out = guided_upsample(lightness, ab)
-    assert out.shape == (50, 70, 2) and out.dtype == np.float32
-    np.testing.assert_allclose(out, np.broadcast_to([12.0, -7.0], out.shape), atol=1e-3)
+    assert out.shape == (*photo, 2) and out.dtype == np.float32
+    np.testing.assert_array_equal(out, np.broadcast_to(np.float32([12.0, -7.0]), out.shape))
+
+
+def test_guided_upsample_of_a_gray_photo_is_the_bilinear_resize(rng):
+    """Flat L* (a gray card, a blank sky): nothing to align to, so a*b* is the plain bilinear
+    resize of its window-smoothed fit, and within the range of the cells around each pixel."""
+    lightness = np.full((40, 56), 63.0, np.float32)
+    ab = rng.uniform(-30, 30, (10, 14, 2)).astype(np.float32)
+    out = guided_upsample(lightness, ab, radius=0)  # a window of one cell: no smoothing either
+    np.testing.assert_allclose(out, postprocessing._resize(ab, 40, 56), atol=1e-4)
+
+
+def _cells_range_per_pixel(ab, height, width):
+    """Per photo pixel, the min and max of a*b* over the 3 x 3 cells around its nearest cell."""
+    h, w = ab.shape[:2]
+    rows = np.minimum(((np.arange(height) + 0.5) * h / height).astype(int), h - 1)
+    cols = np.minimum(((np.arange(width) + 0.5) * w / width).astype(int), w - 1)
+    padded = np.pad(ab, ((1, 1), (1, 1), (0, 0)), mode="edge")
+    stack = np.stack([padded[rows + i][:, cols + j] for i in range(3) for j in range(3)])
+    return stack.min(axis=0), stack.max(axis=0)
+
+
+def test_guided_upsample_never_leaves_the_colors_the_model_predicted_nearby(rng):
+    """A smooth a*b* ramp under a random L* texture (pebbles, foliage): the linear fit of a*b* on
+    L* extrapolates chance correlations into colors the model never predicted there (the plain
+    guided filter went 3.3 a*b* units outside them); each pixel stays within the a*b* of the
+    cells around it."""
+    lightness = rng.uniform(10, 90, (64, 96)).astype(np.float32)
+    ramp = np.linspace(-20, 20, 24, dtype=np.float32)
+    ab = np.stack(np.broadcast_arrays(ramp[None, :], 0.5 * ramp[None, :] + np.zeros((16, 1))),
+                  axis=-1).astype(np.float32)
+    out = guided_upsample(lightness, ab)
+    low, high = _cells_range_per_pixel(ab, 64, 96)
+    assert np.all(out >= low - 1e-4) and np.all(out <= high + 1e-4)
+
+
+def _white_square_on_blue():
+    """A white object (L* 95) on a darker blue ground (L* 45), its corners off the 4-px cells,
+    and the a*b* a model gives it: the ground's blue on the coarse grid, half of it on the cells
+    the object's edge crosses, none inside the object."""
+    lightness = np.full((61, 83), 45.0, np.float32)
+    lightness[18:43, 22:59] = 95.0
+    cover = postprocessing._resize((lightness[..., None] == 95.0).astype(np.float32), 15, 21)
+    ab = ((1.0 - cover) * np.float32([5.0, -40.0])).astype(np.float32)
+    return lightness, ab
+
+
+def test_guided_upsample_leaves_less_color_on_a_white_object_than_bilinear():
+    """The halo: bilinear carries the ground's blue a cell or two onto the white object; the
+    guided filter stops it at the object's L* edge, and keeps the ground's color on the ground."""
+    lightness, ab = _white_square_on_blue()
+    white = lightness == 95.0
+    bilinear = postprocessing._resize(ab, *lightness.shape)
+    guided = guided_upsample(lightness, ab)
+    chroma = lambda x: np.linalg.norm(x, axis=-1)  # noqa: E731
+    assert chroma(guided)[white].mean() < 0.5 * chroma(bilinear)[white].mean()
+    ground = ~white
+    assert chroma(guided - [5.0, -40.0])[ground].mean() <= chroma(bilinear - [5.0, -40.0])[ground].mean()
 
 
 def test_guided_upsample_keeps_an_ab_edge_on_its_lightness_edge():
@@ -44,6 +105,22 @@ def test_guided_upsample_keeps_an_ab_edge_on_its_lightness_edge():
     bilinear = np.abs(postprocessing._resize(ab, 64, 64) - ideal).mean()
     blurred = np.abs(box_mean(postprocessing._resize(ab, 64, 64), 4) - ideal).mean()
     assert guided < 0.5 * bilinear < blurred
+
+
+def test_join_without_refined_chroma_is_the_bilinear_join(rng):
+    """refine_chroma=False gives the colors of earlier versions, to the bit: a*b* resized
+    bilinearly (Pillow), joined with L*, chroma reduced into the gamut, rounded."""
+    from PIL import Image
+
+    lightness = np.clip(rng.normal(55, 20, (40, 57)), 0, 100).astype(np.float32)
+    ab = rng.uniform(-60, 60, (10, 14, 2)).astype(np.float32)
+    full = np.dstack([np.asarray(Image.fromarray(ab[..., c], mode="F").resize((57, 40),
+                                                                              Image.BILINEAR))
+                      for c in range(2)])
+    lab = np.concatenate([lightness[..., None], full], axis=-1)
+    expected = (color.lab_to_rgb(color.reduce_chroma_to_gamut(lab)) * 255.0 + 0.5).astype(np.uint8)
+    np.testing.assert_array_equal(join(lightness, ab, refine_chroma=False), expected)
+    assert not np.array_equal(join(lightness, ab), expected)  # the default refines
 
 
 def test_join_with_refined_chroma_keeps_the_lightness(rng):
