@@ -17,7 +17,14 @@ zero correction, as an untrained branch does.
 
 The donor preset's other files (the ``NOTICE`` of the ImageNet encoder's Apache-2.0 weights that
 a ``pretrained_unet`` default carries) are copied into the new preset, a ``NOTICE`` gaining a
-paragraph on the hint branch.
+paragraph on the hint branch, and its decoding temperature is kept. The donor is the preset the
+run started from, or ``--donor``: a run started from a training run's ``best/`` is packaged with
+the released preset made from it (``scripts/package_pretrained_default.py``: its temperature
+chosen on validation, its test scores, its NOTICE), whose encoder and decoder weights must be
+the run's to float16 rounding:
+
+    python scripts/package_hint_default.py runs/hints src/bwcolor/bundled_presets/default \\
+        --donor src/bwcolor/bundled_presets/default
 """
 
 from __future__ import annotations
@@ -48,6 +55,23 @@ def donor_files(folder):
             if f.is_file() and f.name not in own}
 
 
+def automatic_mismatch(model, donor):
+    """The name of the first automatic-net layer whose weights differ between ``model`` and
+    ``donor`` beyond float16 rounding (a released preset is stored in float16), or None."""
+    from bwcolor import architectures
+
+    theirs = {layer.name: layer for layer in architectures.automatic_part(donor).layers}
+    for layer in architectures.automatic_part(model).layers:
+        if not layer.weights:
+            continue
+        other = theirs.get(layer.name)
+        if other is None or len(other.weights) != len(layer.weights) or not all(
+                a.shape == b.shape and np.array_equal(a.astype(np.float16), b.astype(np.float16))
+                for a, b in zip(layer.get_weights(), other.get_weights())):
+            return layer.name
+    return None
+
+
 def with_hint_notice(text, recipe):
     """A NOTICE's text with the hint branch's paragraph, numbered after the last part listed
     (and "holds two parts" counting it); a NOTICE that has one already is returned as is."""
@@ -64,10 +88,13 @@ def with_hint_notice(text, recipe):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("run", help="the default_hints run folder")
+    p.add_argument("run", help="the hint-branch run folder")
     p.add_argument("out", help="the preset folder to write (replaced if it is a preset)")
     p.add_argument("--zero-correction", action="store_true",
                    help="ship the hint correction as zero (spreading alone)")
+    p.add_argument("--donor", default=None,
+                   help="the automatic preset whose record, temperature and files are kept "
+                        "(default: the preset the run started from)")
     args = p.parse_args(argv)
 
     from bwcolor import Colorizer, presets
@@ -75,10 +102,16 @@ def main(argv=None):
 
     run = Path(args.run)
     hinted = Colorizer.from_preset(run / "best")
-    donor_name = hinted.metadata["initialized_from"]["preset"]
+    started_from = hinted.metadata["initialized_from"]["preset"]
+    donor_name = args.donor or started_from
     donor = Colorizer.from_preset(donor_name)
+    mismatch = automatic_mismatch(hinted.model, donor.model)
+    if mismatch:
+        raise SystemExit(f"the donor's automatic net is not the run's: layer {mismatch!r} differs "
+                         f"beyond float16 rounding. Received: --donor {donor_name}")
     extras = donor_files(presets.resolve(donor_name))
     config = hinted.get_config()
+    config["annealing_temperature"] = donor.config["annealing_temperature"]
     config["architecture_config"] = {k: v for k, v in config["architecture_config"].items()
                                      if k != "freeze_automatic"}
     config["architecture_config"].setdefault("hint_width", 32)
@@ -93,8 +126,9 @@ def main(argv=None):
     run_meta = hinted.metadata
     packaged.metadata = dict(donor.metadata)  # the automatic net's record: unchanged weights
     packaged.metadata["hints"] = {
-        "automatic_net": f"the {donor_name!r} preset's weights, copied and frozen "
+        "automatic_net": f"the {started_from!r} preset's weights, copied and frozen "
                          f"(architectures.transfer_weights; {run_meta['initialized_from']['layers_copied']} layers)",
+        "record_from": str(donor_name),
         "recipe": run_meta["recipe"],
         "training": run_meta.get("training"),
         "compute": run_meta.get("compute"),

@@ -227,17 +227,16 @@ def test_comparison_sheet_script(automatic_model, photo_dir, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_pretrained_hints_recipe_trains_and_packages_only_the_branch(photo_dir, tmp_path):
-    """scripts/train_preset.py pretrained_hints from a pretrained_unet preset, then
-    scripts/package_hint_default.py: the donor's shape, crop size and temperature; its encoder
-    and decoder unchanged, the branch trained; the package unfrozen (its dropout back) with the
-    donor's NOTICE and a paragraph on the branch."""
+    """scripts/train_preset.py pretrained_hints from a pretrained_unet run's best/, then
+    scripts/package_hint_default.py with the released preset made from that run as --donor: the
+    donor's shape, crop size and temperature; its encoder and decoder unchanged, the branch
+    trained; the package unfrozen (its dropout back), with the released preset's temperature,
+    record and NOTICE (and a paragraph on the branch). Another net as donor is refused."""
     arch = dict(backbone_weights=None, widths=[4, 4, 4, 4], global_width=4, dropout=0.25,
                 hints=True)
     donor = Colorizer("pretrained_unet", image_size=64, annealing_temperature=0.5,
                       architecture_config=arch)
     donor.save(tmp_path / "donor")
-    (tmp_path / "donor" / "NOTICE").write_text("model.weights.h5 holds two parts:\n\n1. The "
-                                               "encoder.\n\n2. The decoder.\n")
     _script("train_preset").main(["pretrained_hints", str(photo_dir), "-o", str(tmp_path / "run"),
                                   "--init-from", str(tmp_path / "donor"), "--epochs", "1",
                                   "--batch-size", "2", "--repeats", "1", "--workers", "1",
@@ -256,14 +255,31 @@ def test_pretrained_hints_recipe_trains_and_packages_only_the_branch(photo_dir, 
     assert not any(np.array_equal(a, b) for a, b in zip(weights(run.model, branch),
                                                          weights(donor.model, branch)))
 
-    _script("package_hint_default").main([str(tmp_path / "run"), str(tmp_path / "packaged")])
+    # The release made from the donor run: float16, its own temperature, record and NOTICE.
+    donor.config["annealing_temperature"] = 0.3
+    donor.metadata["test_metrics"] = {"delta_e2000": 1.0}
+    donor.save(tmp_path / "released", weights_dtype="float16")
+    (tmp_path / "released" / "NOTICE").write_text("model.weights.h5 holds two parts:\n\n1. The "
+                                                  "encoder.\n\n2. The decoder.\n")
+    package = _script("package_hint_default").main
+    package([str(tmp_path / "run"), str(tmp_path / "packaged"), "--donor",
+             str(tmp_path / "released")])
     packaged = Colorizer.from_preset(tmp_path / "packaged")
     assert packaged.config["architecture_config"] == {**arch, "hint_width": 32}
+    assert packaged.config["annealing_temperature"] == 0.3
+    assert packaged.metadata["test_metrics"] == {"delta_e2000": 1.0}
+    assert packaged.metadata["hints"]["recipe"]["name"] == "pretrained_hints"
     assert [layer.name for layer in packaged.model.get_layer("decoder").layers
             if "dropout" in layer.name] == ["dropout16", "dropout8", "dropout4"]
     for a, b in zip(packaged.model.get_weights(), run.model.get_weights(), strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)  # float16
+        np.testing.assert_array_equal(a, b.astype(np.float16))
     notice = (tmp_path / "packaged" / "NOTICE").read_text()
     assert notice.startswith("model.weights.h5 holds three parts:")
     assert "3. The hint branch" in notice and "pretrained_hints" in notice
-    assert packaged.metadata["hints"]["recipe"]["name"] == "pretrained_hints"
+
+    other = Colorizer("pretrained_unet", image_size=64, architecture_config=arch)
+    other.save(tmp_path / "other")
+    with pytest.raises(SystemExit, match=r"layer '(encoder|decoder)' differs"):
+        package([str(tmp_path / "run"), str(tmp_path / "refused"), "--donor",
+                 str(tmp_path / "other")])
+    assert not (tmp_path / "refused").exists()
