@@ -6,6 +6,7 @@ Everything else in bwcolor is backend-agnostic ``keras.ops`` code.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import threading
 from pathlib import Path
@@ -21,6 +22,37 @@ _LOADING_DEPTH = 0
 _ASSIGN_PATCH_LOCK = threading.RLock()
 # The float dtypes NumPy casts to (bfloat16 variables keep the backend's cast).
 _NUMPY_FLOATS = ("float16", "float32", "float64")
+# gc_paused: how many blocks are open in all threads, and whether the collector was on before.
+_GC_LOCK = threading.Lock()
+_GC_PAUSES = 0
+_GC_WAS_ENABLED = False
+
+
+@contextlib.contextmanager
+def gc_paused():
+    """Pause Python's cyclic garbage collector while the block runs (building a model and
+    loading its weights, importing Keras).
+
+    Those steps create hundreds of thousands of objects that all stay alive, and the collector,
+    triggered by the allocations, traverses them again and again for no garbage: with it paused,
+    ``from_preset("default")`` took 0.8-0.9 s of CPU instead of 1.1 s (JAX, 2-core CPU), and the
+    command line's import of Keras and JAX 0.1-0.3 s less. Reference counting still frees everything that is not in a cycle; cycles made in
+    the block are collected after it. Blocks may overlap (threads, nesting): the collector comes
+    back when the last one ends, and only if it was on when the first began.
+    """
+    global _GC_PAUSES, _GC_WAS_ENABLED
+    with _GC_LOCK:
+        if _GC_PAUSES == 0:
+            _GC_WAS_ENABLED = gc.isenabled()
+            gc.disable()
+        _GC_PAUSES += 1
+    try:
+        yield
+    finally:
+        with _GC_LOCK:
+            _GC_PAUSES -= 1
+            if _GC_PAUSES == 0 and _GC_WAS_ENABLED:
+                gc.enable()
 
 
 def select_default_backend():
@@ -54,7 +86,8 @@ def import_keras_lean():
     for n in blocked:
         sys.modules[n] = None  # `import n` raises ImportError, which Keras expects
     try:
-        import keras  # noqa: F401
+        with gc_paused():
+            import keras  # noqa: F401
     finally:
         for n in blocked:
             if n in sys.modules and sys.modules[n] is None:

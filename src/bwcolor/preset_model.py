@@ -255,6 +255,11 @@ class PresetModel:
         # colorize 1.41 -> 0.61 s); BWCOLOR_NO_COMPILATION_CACHE=1 opts out.
         _backend.enable_compilation_cache()
         config = {**config, "mixed_precision": None}  # presets are for float32 inference
+        with _backend.gc_paused():  # building and loading make objects that all stay alive
+            return cls._from_folder(folder, config, metadata)
+
+    @classmethod
+    def _from_folder(cls, folder, config, metadata):
         with _backend.weights_will_be_loaded():
             try:
                 obj = cls.from_config(config)
