@@ -24,6 +24,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="default")
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--no-refine-chroma", dest="refine_chroma", action="store_false",
+                   help="colorize's refine_chroma=False (bilinear a*b*), as before issue #26")
     p.add_argument("--folder-files", type=int, nargs=2, default=[40, 240],
                    help="two folder sizes: the difference gives the steady rate, without startup")
     args = p.parse_args()
@@ -49,7 +51,7 @@ def main():
 
             def once(path=path, out=out):
                 t0 = time.perf_counter()
-                rgb = colorizer.colorize(open_image(path))  # as the CLI decodes
+                rgb = colorizer.colorize(open_image(path), refine_chroma=args.refine_chroma)
                 Image.fromarray(rgb).save(out, compress_level=1)  # as the CLI writes
                 return time.perf_counter() - t0
 
@@ -58,6 +60,7 @@ def main():
             print(json.dumps({"benchmark": "colorize_latency", "photo": name, "pixels": w * h,
                               "first_call_s": round(first, 3),
                               "median_s": round(statistics.median(times), 3),
+                              "refine_chroma": args.refine_chroma,
                               "backend": _backend.name()}), flush=True)
         import contextlib
         import io
@@ -68,11 +71,13 @@ def main():
             folder.mkdir()
             for i in range(n):
                 source.resize((256, 256)).rotate(i).save(folder / f"{i:03d}.jpg", quality=92)
+            flags = [] if args.refine_chroma else ["--no-refine-chroma"]
             cli_main(["colorize", str(folder / "000.jpg"), "-o", str(tmp / "warm.png"),
-                      "--model", args.model, "--overwrite"])
+                      "--model", args.model, "--overwrite", *flags])
             t = time.perf_counter()
             with contextlib.redirect_stderr(io.StringIO()):
-                cli_main(["colorize", str(folder), "-o", str(tmp / f"out{n}"), "--model", args.model])
+                cli_main(["colorize", str(folder), "-o", str(tmp / f"out{n}"), "--model", args.model,
+                          *flags])
             seconds[n] = time.perf_counter() - t
             print(json.dumps({"benchmark": "folder_throughput", "photos": n, "size": "256x256",
                               "seconds": round(seconds[n], 2), "photos_per_s": round(n / seconds[n], 2),

@@ -386,3 +386,24 @@ def test_resume_continues_with_the_runs_own_settings(photo_dir, tmp_path, capsys
     code, err = run("train", photo_dir, "-o", run_dir, "--resume", "--epochs", "4",
                     "--validation-split", "0.05", capsys=capsys)
     assert code == 2 and "validation_split=0.2" in err and len(err.strip().splitlines()) == 1
+
+
+def test_no_refine_chroma_gives_colorizes_bilinear_colors(tmp_path, photos, tiny_model, capsys):
+    """--no-refine-chroma reaches colorize (refine_chroma=False); without it the command writes
+    colorize's default, the guided-filter colors."""
+    import numpy as np
+
+    from bwcolor import Colorizer
+
+    src = tmp_path / "c.png"
+    Image.fromarray(photos["chelsea"][:90, :130]).save(src)
+    assert run("colorize", src, "-o", tmp_path / "plain.png", "--model", tiny_model,
+               "--no-refine-chroma", capsys=capsys)[0] == 0
+    assert run("colorize", src, "-o", tmp_path / "refined.png", "--model", tiny_model,
+               capsys=capsys)[0] == 0
+    c = Colorizer.from_preset(tiny_model)
+    plain = np.asarray(Image.open(tmp_path / "plain.png"))
+    refined = np.asarray(Image.open(tmp_path / "refined.png"))
+    np.testing.assert_array_equal(plain, c.colorize(src, refine_chroma=False))
+    np.testing.assert_array_equal(refined, c.colorize(src))
+    assert not np.array_equal(plain, refined)

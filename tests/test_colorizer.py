@@ -72,10 +72,28 @@ def test_flip_average_of_a_mirror_symmetric_photo_is_mirror_symmetric(trained, p
     c, _, _ = trained
     half = photos["chelsea"][:64, :48]
     rgb = np.concatenate([half, half[:, ::-1]], axis=1)
-    out = c.colorize(rgb, flip_average=True)
+    out = c.colorize(rgb, flip_average=True, refine_chroma=False)
     np.testing.assert_array_equal(out, out[:, ::-1])
-    out = c.colorize(rgb, flip_average=True, refine_chroma=True).astype(int)
+    out = c.colorize(rgb, flip_average=True).astype(int)
     assert np.abs(out - out[:, ::-1]).max() <= 1  # the guided filter's float sums: rounding only
+
+
+def test_colorize_refines_chroma_by_default_and_without_it_is_the_bilinear_join(trained, photos):
+    """By default a*b* is upsampled by the guided filter on the photo's L*; refine_chroma=False
+    gives the colors of earlier versions exactly: the model's a*b* resized bilinearly."""
+    from bwcolor import postprocessing
+
+    c, _, _ = trained
+    rgb = photos["chelsea"][:101, :157]
+    (lightness, shape), = c.preprocessor.prepare([rgb])[0]
+    (_, x), = c.preprocessor.batches([(lightness, shape)], 1)
+    ab = c.predict_ab(x)[0]
+    np.testing.assert_array_equal(c.colorize(rgb, refine_chroma=False),
+                                  postprocessing._lab_to_uint8(
+                                      lightness, postprocessing._resize(ab, 101, 157)))
+    np.testing.assert_array_equal(
+        c.colorize(rgb), postprocessing._lab_to_uint8(lightness,
+                                                      postprocessing.guided_upsample(lightness, ab)))
 
 
 def test_colorize_options_keep_the_lightness_and_are_checked(trained, photos):

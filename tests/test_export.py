@@ -156,7 +156,7 @@ def test_the_guides_recipe_around_the_file_matches_colorize(tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     scope = {}
     exec(_guide_recipe(), scope)  # the documented code, run as written
-    expected = c.colorize(tmp_path / "photo.jpg", render_size=192)
+    expected = c.colorize(tmp_path / "photo.jpg", render_size=192, refine_chroma=False)
     diff = np.abs(scope["rgb"].astype(int) - expected.astype(int))
     assert scope["rgb"].shape == expected.shape == (192, 288, 3)
     assert diff.mean() < 1.0 and np.percentile(diff, 99) <= 6, (diff.mean(), diff.max())

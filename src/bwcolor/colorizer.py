@@ -171,15 +171,15 @@ class Colorizer(PresetModel):
 
     def colorize(self, images: Photo | list[Photo], *, render_size: int | None = None,
                  annealing_temperature: float | None = None, batch_size: int = 8,
-                 flip_average: bool = False, refine_chroma: bool = False,
+                 flip_average: bool = False, refine_chroma: bool = True,
                  hints: list | None = None,
                  spread_hints: bool = True) -> np.ndarray | list[np.ndarray]:
         """Colorize photos at their full resolution.
 
         The model predicts ab at ``render_size`` (short side; default the training size), the ab
-        is upsampled bilinearly to the photo's size and joined with the photo's own L, so the
-        output keeps every detail and its L* equals the input's (within rounding). Color input is
-        first reduced to its L* channel. Out-of-gamut colors lose chroma, never lightness.
+        is upsampled to the photo's size along its L* edges and joined with the photo's own L, so
+        the output keeps every detail and its L* equals the input's (within rounding). Color input
+        is first reduced to its L* channel. Out-of-gamut colors lose chroma, never lightness.
 
         Parameters
         ----------
@@ -196,7 +196,8 @@ class Colorizer(PresetModel):
             At most this many photos of one render shape go through the model in one call
             (default 8). It changes speed and memory use, not the colors.
         flip_average, refine_chroma : bool
-            Average with the mirrored photo's prediction (2x model time); guided-filter ab on L*.
+            Average with the mirrored photo's prediction (2x model time). Upsample ab by a guided
+            filter on L* (:func:`~bwcolor.postprocessing.guided_upsample`; False: bilinearly).
         hints : list, optional
             Colors you know, for a model that takes hints (``self.accepts_hints``): for one
             photo a list of :class:`bwcolor.hints.Hint`, dicts ``{"x", "y", "color", "radius"?}``

@@ -104,11 +104,16 @@ def _softmax(logits):
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def _resize(channels, height, width, resample=Image.BILINEAR):
-    """Each (h, w) float32 channel of ``channels`` (h, w, C) resized (bilinearly) to (H, W, C)."""
-    return np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(channels[..., c], np.float32),
-                                                mode="F").resize((width, height), resample))
+def _resize(channels, height, width):
+    """Each (h, w) float32 channel of ``channels`` (h, w, C) resized bilinearly to (H, W, C)."""
+    return np.stack([_resize_plane(channels[..., c], height, width)
                      for c in range(channels.shape[-1])], axis=-1)
+
+
+def _resize_plane(plane, height, width):
+    """One (h, w) float32 plane resized bilinearly (Pillow) to (H, W)."""
+    return np.asarray(Image.fromarray(np.ascontiguousarray(plane, np.float32), mode="F")
+                      .resize((width, height), Image.BILINEAR))
 
 
 def box_mean(x, radius):
@@ -179,9 +184,10 @@ def guided_upsample(lightness, ab_small, radius=GUIDED_RADIUS, eps=GUIDED_EPS):
     cols = np.minimum(((np.arange(W) + 0.5) * (w / W)).astype(np.intp), w - 1)
     out = np.empty((H, W, 2), np.float32)
     for c in range(2):  # one contiguous plane at a time, not strided (H, W, 4) stacks
-        q = _resize(a[..., c, None], H, W)[..., 0] * lightness
-        q += _resize(b[..., c, None], H, W)[..., 0]
-        out[..., c] = np.clip(q, low[rows][:, cols, c], high[rows][:, cols, c], out=q)
+        q = _resize_plane(a[..., c], H, W) * lightness
+        q += _resize_plane(b[..., c], H, W)
+        np.maximum(q, low[rows][:, cols, c], out=q)  # np.clip with array bounds: 3x slower
+        out[..., c] = np.minimum(q, high[rows][:, cols, c], out=q)
     return out
 
 

@@ -363,7 +363,7 @@ def _check_options(colorizer, consistency, render_size, annealing_temperature, b
 
 
 def colorize_frames(colorizer, frames, *, consistency="flow", hints=None, render_size=None,
-                    annealing_temperature=None, batch_size=8, refine_chroma=False, timings=None):
+                    annealing_temperature=None, batch_size=8, refine_chroma=True, timings=None):
     """Colorize a sequence of frames, yielding each as soon as its chunk is done.
 
     The streaming core of :func:`colorize_video`, for frames that are not in a file (or that
@@ -515,7 +515,7 @@ def _check_output(src, dst, overwrite):
 
 def colorize_video(colorizer, src, dst, *, consistency="flow", hints=None, overwrite=False,
                    render_size=None, annealing_temperature=None, batch_size=8,
-                   refine_chroma=False, crf=18, progress=None, timings=None) -> VideoInfo:
+                   refine_chroma=True, crf=18, progress=None, timings=None) -> VideoInfo:
     """Colorize a video file into a new one, keeping its timing, size and sound.
 
     Parameters

@@ -183,7 +183,8 @@ def _one(colorizer, src, dst, info, hints, args):
     try:
         out = video.colorize_video(colorizer, src, dst, consistency=args.consistency,
                                    hints=hints, overwrite=True, render_size=args.render_size,
-                                   annealing_temperature=args.temperature, progress=advance)
+                                   annealing_temperature=args.temperature,
+                                   refine_chroma=args.refine_chroma, progress=advance)
     except ValueError as e:
         if isinstance(e, video.VideoError):
             raise

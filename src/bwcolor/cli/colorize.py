@@ -224,6 +224,7 @@ def _colorize_all(todo, args, failed):
                 futures[i] = None
                 out = colorizer.colorize(image, render_size=args.render_size,
                                          annealing_temperature=args.temperature,
+                                         refine_chroma=args.refine_chroma,
                                          hints=args.hints_by_photo.get(os.path.realpath(src)))
                 pending_writes.append((src, dst, pool.submit(_write_image, out, dst), t0))
             except (ImageDecodeError, OSError, ValueError) as e:
@@ -238,7 +239,8 @@ def _colorize_all(todo, args, failed):
 
 
 def _check_ray(args):
-    """--ray needs the ray extra, and takes no --hints: say so before any work."""
+    """--ray needs the ray extra, and takes no --hints or --no-refine-chroma: say so before
+    any work."""
     from bwcolor.cluster import import_ray
 
     try:
@@ -248,6 +250,9 @@ def _check_ray(args):
     if args.hints is not None:
         raise UsageError("--hints is not available with --ray yet; colorize photos with hints "
                          "without --ray")
+    if not args.refine_chroma:
+        raise UsageError("--no-refine-chroma is not available with --ray yet; colorize without "
+                         "--ray for bilinear colors")
 
 
 def _colorize_on_ray(todo, args, failed):
@@ -323,6 +328,9 @@ def add_parser(sub):
                    "radius in the photo's pixels (see the guide's Color hints). For one video: a "
                    'list (its first frame) or frame numbers from 0, {"0": [...], "240": [...]}; '
                    "each frame's hints follow the motion until the next cut")
+    c.add_argument("--no-refine-chroma", dest="refine_chroma", action="store_false",
+                   help="upsample the model's colors bilinearly, not along the photo's edges "
+                   "(colorize's refine_chroma=False: the colors of earlier versions)")
     c.add_argument("--consistency", choices=["flow", "none"], default="flow",
                    help="videos: carry colors along the optical flow from frame to frame "
                    "(flow), or colorize each frame on its own (none)")
