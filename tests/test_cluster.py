@@ -86,6 +86,19 @@ def test_an_unsafe_plan_is_refused_before_ray_starts(tmp_path, photos):
     assert not ray.is_initialized()
 
 
+@pytest.mark.parametrize("value", [0, 1, "no", None])
+def test_a_refine_chroma_that_is_not_a_bool_is_refused_before_ray_starts(tmp_path, photos,
+                                                                         value):
+    ray = pytest.importorskip("ray")
+    scans = make_archive(tmp_path / "scans", photos, n=2)
+    with pytest.raises(TypeError, match="refine_chroma must be a bool"):
+        cluster.colorize_on_ray([scans], tmp_path / "out", refine_chroma=value)
+    todo = [(scans / "box0" / "scan00.png", tmp_path / "out" / "scan00.png")]
+    with pytest.raises(TypeError, match="refine_chroma must be a bool"):
+        cluster.run_jobs(todo, refine_chroma=value)
+    assert not ray.is_initialized() and not (tmp_path / "out").exists()
+
+
 def _jax_only():
     """The Ray job runs the backend's colorize like the command; its file handling is the same
     on every backend, so CI runs these minutes once, on JAX."""
@@ -124,6 +137,27 @@ def test_ray_writes_the_commands_bytes_and_a_rerun_skips_all(tmp_path, photos, t
     again = cluster.colorize_on_ray([scans], tmp_path / "ray", model=tiny_model, num_cpus=2)
     assert (again.written, again.existing, len(again.failures)) == (0, 40, 2)
     assert outputs(tmp_path / "ray") == on_ray
+
+
+@pytest.mark.slow
+def test_ray_no_refine_chroma_writes_the_commands_bilinear_bytes(tmp_path, photos, tiny_model,
+                                                                 capsys):
+    """``--ray --no-refine-chroma`` reaches the actors: the files are those of the plain
+    command with --no-refine-chroma, not the guided-filter default's."""
+    pytest.importorskip("ray")
+    _jax_only()
+    scans = make_archive(tmp_path / "scans", photos, n=2)  # a gray and a color photo
+    model = ["--model", str(tiny_model)]
+    for name, flags in [("plain", ["--no-refine-chroma"]), ("refined", []),
+                        ("ray", ["--no-refine-chroma", "--ray", "--ray-actors", "1"])]:
+        code = cli.main(["colorize", str(scans), "-o", str(tmp_path / name), *model, *flags])
+        assert code == 1  # the two broken files
+    capsys.readouterr()
+    plain, on_ray = outputs(tmp_path / "plain"), outputs(tmp_path / "ray")
+    refined = outputs(tmp_path / "refined")
+    assert len(plain) == 2 and on_ray.keys() == plain.keys() == refined.keys()
+    assert [p for p in plain if plain[p] != on_ray[p]] == []
+    assert [p for p in plain if plain[p] != refined[p]] != []  # the option changes the colors
 
 
 def _actor_pids():

@@ -155,8 +155,8 @@ def plan_job(inputs, output, *, model="default", suffix="", ext=None, overwrite=
 
 
 def colorize_on_ray(inputs, output, model="default", *, address=None, suffix="", ext=None,
-                    overwrite=False, render_size=None, annealing_temperature=None, actors=None,
-                    batch_size=4, num_cpus=None, progress=None):
+                    overwrite=False, render_size=None, annealing_temperature=None,
+                    refine_chroma=True, actors=None, batch_size=4, num_cpus=None, progress=None):
     """Colorize photos and folders on a Ray cluster, as ``bwcolor colorize`` would on one machine.
 
     Parameters
@@ -174,8 +174,9 @@ def colorize_on_ray(inputs, output, model="default", *, address=None, suffix="",
         the job (and stopped after it).
     suffix, ext, overwrite :
         As ``bwcolor colorize``'s ``--suffix``, ``--ext`` and ``--overwrite``.
-    render_size, annealing_temperature :
-        As :meth:`bwcolor.Colorizer.colorize`'s.
+    render_size, annealing_temperature, refine_chroma :
+        As :meth:`bwcolor.Colorizer.colorize`'s (``refine_chroma=False``: ``bwcolor colorize
+        --no-refine-chroma``, a*b* upsampled bilinearly).
     actors : int, optional
         Colorizing actors (default from the cluster: one per GPU, or one per 4 CPUs).
     batch_size : int
@@ -201,8 +202,8 @@ def colorize_on_ray(inputs, output, model="default", *, address=None, suffix="",
     plan, todo = plan_job(inputs, output, model=model, suffix=suffix, ext=ext,
                           overwrite=overwrite)
     result = run_jobs(todo, model, address=address, render_size=render_size,
-                      annealing_temperature=annealing_temperature, actors=actors,
-                      batch_size=batch_size, num_cpus=num_cpus, progress=progress)
+                      annealing_temperature=annealing_temperature, refine_chroma=refine_chroma,
+                      actors=actors, batch_size=batch_size, num_cpus=num_cpus, progress=progress)
     # An actor killed while writing leaves its temporary file (named for its process): now
     # that the job is over, remove those of processes that are gone, as the next run would.
     for folder in {dst.parent for _, dst in todo}:
@@ -213,11 +214,13 @@ def colorize_on_ray(inputs, output, model="default", *, address=None, suffix="",
     return result
 
 
-def _check_options(model, render_size, annealing_temperature, batch_size, num_cpus):
+def _check_options(model, render_size, annealing_temperature, refine_chroma, batch_size,
+                   num_cpus):
     """The model's preset and the options, checked without Keras (before Ray starts)."""
-    from bwcolor._arguments import check_int, check_positive
+    from bwcolor._arguments import check_bools, check_int, check_positive
 
     config = presets.read_preset(model)[1]
+    check_bools(refine_chroma=refine_chroma)
     check_int("batch_size", batch_size)
     check_int("num_cpus", num_cpus, allow_none=True)
     check_positive("annealing_temperature", annealing_temperature, allow_none=True)
@@ -231,14 +234,15 @@ def _check_options(model, render_size, annealing_temperature, batch_size, num_cp
 
 
 def run_jobs(todo, model="default", *, address=None, render_size=None, annealing_temperature=None,
-             actors=None, batch_size=4, num_cpus=None, progress=None):
+             refine_chroma=True, actors=None, batch_size=4, num_cpus=None, progress=None):
     """Colorize the planned ``todo`` pairs (input, output) on Ray; see :func:`colorize_on_ray`.
 
     Returns a :class:`JobResult` of this part (its ``plan`` None, ``existing`` 0). With nothing
     to do, Ray is not started.
     """
     ray = import_ray()
-    _check_options(model, render_size, annealing_temperature, batch_size, num_cpus)
+    _check_options(model, render_size, annealing_temperature, refine_chroma, batch_size,
+                   num_cpus)
     model = _shared_model_path(model)
     if not todo:
         return JobResult()
@@ -247,14 +251,16 @@ def run_jobs(todo, model="default", *, address=None, render_size=None, annealing
         # Ray starts its processes with a fork that execs at once; JAX's warning about forking
         # a multithreaded process (a colorizer already used here) does not apply.
         warnings.filterwarnings("ignore", "os.fork", RuntimeWarning)
+        options = {"render_size": render_size, "annealing_temperature": annealing_temperature,
+                   "refine_chroma": refine_chroma}
         result = _run_on_cluster(ray, todo, model, address, num_cpus, actors, batch_size,
-                                 progress, render_size, annealing_temperature)
+                                 progress, options)
     result.seconds = time.monotonic() - started
     return result
 
 
-def _run_on_cluster(ray, todo, model, address, num_cpus, actors, batch_size, progress,
-                    render_size, annealing_temperature):
+def _run_on_cluster(ray, todo, model, address, num_cpus, actors, batch_size, progress, options):
+    """The job on the cluster; ``options`` are the keywords of each photo's ``colorize``."""
     result = JobResult()
     we_started = _connect(ray, address, num_cpus)
     try:
@@ -263,8 +269,7 @@ def _run_on_cluster(ray, todo, model, address, num_cpus, actors, batch_size, pro
         shape = pool_shape(resources.get("CPU", 0), resources.get("GPU", 0), actors)
         result.actors = shape.actors
         _run_pipeline(ray, todo, model, shape, result, progress, batch_size=batch_size,
-                      options={"render_size": render_size,
-                               "annealing_temperature": annealing_temperature})
+                      options=options)
     finally:
         if we_started:
             ray.shutdown()

@@ -163,11 +163,14 @@ class Colorizer(PresetModel):
         options = {k: v for k, v in locals().items() if k not in ("self", "data_source")}
         return training.fit(self, data_source, training.FitOptions(**options))
 
-    def _check_colorize_options(self, render_size=None, annealing_temperature=None, batch_size=1):
-        """Validate colorize's photo-independent options (the CLI calls this before any photo)."""
+    def _check_colorize_options(self, render_size=None, annealing_temperature=None, batch_size=1,
+                                refine_chroma=True):
+        """Validate colorize's photo-independent options (the CLI and the Ray actors call this
+        before any photo)."""
         self.preprocessor.check_render_size(render_size)
         check_positive("annealing_temperature", annealing_temperature, allow_none=True)
         check_int("batch_size", batch_size)
+        check_bools(refine_chroma=refine_chroma)
 
     def colorize(self, images: Photo | list[Photo], *, render_size: int | None = None,
                  annealing_temperature: float | None = None, batch_size: int = 8,

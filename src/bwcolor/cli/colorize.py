@@ -239,8 +239,7 @@ def _colorize_all(todo, args, failed):
 
 
 def _check_ray(args):
-    """--ray needs the ray extra, and takes no --hints or --no-refine-chroma: say so before
-    any work."""
+    """--ray needs the ray extra, and takes no --hints: say so before any work."""
     from bwcolor.cluster import import_ray
 
     try:
@@ -250,9 +249,6 @@ def _check_ray(args):
     if args.hints is not None:
         raise UsageError("--hints is not available with --ray yet; colorize photos with hints "
                          "without --ray")
-    if not args.refine_chroma:
-        raise UsageError("--no-refine-chroma is not available with --ray yet; colorize without "
-                         "--ray for bilinear colors")
 
 
 def _colorize_on_ray(todo, args, failed):
@@ -276,7 +272,8 @@ def _colorize_on_ray(todo, args, failed):
     try:
         result = cluster.run_jobs(todo, args.model, address=address, actors=args.ray_actors,
                                   render_size=args.render_size,
-                                  annealing_temperature=args.temperature, progress=advance)
+                                  annealing_temperature=args.temperature,
+                                  refine_chroma=args.refine_chroma, progress=advance)
     except ValueError as e:
         raise UsageError(str(e)) from None
     console.log(f"Ray: {result.actors} actors, {result.written / max(result.seconds, 1e-9):.2f} "
