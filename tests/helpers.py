@@ -2,6 +2,7 @@
 a folder's files (to show that nothing was written)."""
 
 import hashlib
+from typing import ClassVar
 
 import keras
 import numpy as np
@@ -71,7 +72,9 @@ class JaxLowerings:
     one costs a lowering and a compile or compilation-cache lookup, even with the cache warm.
     Counts 0 on other backends."""
 
-    _active = []
+    # The counters of the blocks now running: JAX's listener is registered once per process
+    # and adds to each (a shared list by design, not a per-instance default).
+    _active: ClassVar[list] = []
     _registered = False
 
     def __enter__(self):

@@ -6,9 +6,9 @@ import time
 
 import keras
 import numpy as np
+from helpers import JaxLowerings
 
 from bwcolor import _backend
-from helpers import JaxLowerings
 
 
 def test_weights_will_be_loaded_is_thread_safe_and_restores_add_weight():

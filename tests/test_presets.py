@@ -136,9 +136,9 @@ def test_float16_weights_load_as_the_same_float32_without_compiling(tmp_path):
     cast by NumPy: on JAX, casting them in the backend lowered and compiled (or looked up in the
     compilation cache) one program per weight shape, over half of loading the bundled default."""
     import numpy as np
+    from helpers import JaxLowerings
 
     from bwcolor import _backend
-    from helpers import JaxLowerings
 
     # Widths no other test uses, so no program for these shapes is cached in this process;
     # random weights set from NumPy (random initializers compile too).
