@@ -145,14 +145,17 @@ def test_converter_refuses_a_state_dict_that_does_not_fit(state):
 def test_unknown_variant_and_weights_are_named():
     with pytest.raises(ValueError, match="variant='EfficientNetLite9'"):
         efficientnet_lite.efficientnet_lite("EfficientNetLite9")
-    encoder = efficientnet_lite.efficientnet_lite()
+    # Built without random initializers (seconds each on JAX's CPU backend): only the errors
+    # of load_weights, called after the block, are tested.
+    with _backend.weights_will_be_loaded():
+        encoder = efficientnet_lite.efficientnet_lite()
+        lite1 = efficientnet_lite.efficientnet_lite("EfficientNetLite1")
     with pytest.raises(ValueError, match="backbone weights file not found"):
         efficientnet_lite.load_weights(encoder, "EfficientNetLite0", "/no/such/file.pth")
     with pytest.raises(ValueError, match="backbone_weights must be"):
         efficientnet_lite.load_weights(encoder, "EfficientNetLite0", 3)
     with pytest.raises(ValueError, match="exist for EfficientNetLite0 only"):
-        efficientnet_lite.load_weights(efficientnet_lite.efficientnet_lite("EfficientNetLite1"),
-                                       "EfficientNetLite1", "bundled")
+        efficientnet_lite.load_weights(lite1, "EfficientNetLite1", "bundled")
 
 
 def test_a_damaged_state_dict_file_is_named(tmp_path):

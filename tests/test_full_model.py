@@ -61,6 +61,7 @@ def no_network(monkeypatch, tmp_path):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
 
 
+@pytest.mark.slow  # ~15 s each on JAX: fits, saves and resumes a Full model
 def test_file_weights_frozen_through_fit_then_save_load_resume(backbone_file, photo_dir, tmp_path,
                                                                no_network):
     path, reference = backbone_file
@@ -246,6 +247,7 @@ def test_cached_features_dataset_gives_the_every_step_loss(backbone_file, photo_
     assert {tuple(v) for v in again} == {tuple(v) for v in vectors}
 
 
+@pytest.mark.slow  # ~15 s each on JAX: fits, saves and resumes a Full model
 def test_fit_with_cached_features_freezes_resumes_and_saves(backbone_file, photo_dir, tmp_path):
     path, reference = backbone_file
     c = _cached_colorizer(path)
