@@ -166,18 +166,27 @@ def test_a_damaged_state_dict_file_is_named(tmp_path):
         efficientnet_lite.read_state_dict(path=bad)
 
 
-def test_bundled_weights_are_read_from_a_preset_weights_file(tmp_path, monkeypatch):
-    """'bundled' reads the encoder part of a whole pretrained_unet's weights file."""
-    rng = np.random.default_rng(2)
-    source = architectures.get("pretrained_unet", backbone_weights=None, head="regression")
+def _random_bundled_file(tmp_path, monkeypatch):
+    """A pretrained_unet weights file with a random encoder, patched in as the bundled one;
+    returns that encoder's weights."""
+    rng = np.random.default_rng(3)
+    with _backend.weights_will_be_loaded():
+        source = architectures.get("pretrained_unet", backbone_weights=None, head="regression",
+                                   widths=(4, 4, 4, 4), global_width=4)
     encoder = source.get_layer("encoder")
     encoder.set_weights([rng.normal(size=w.shape).astype(np.float32)
                          for w in encoder.get_weights()])
     file = tmp_path / "model.weights.h5"
     source.save_weights(file)
     monkeypatch.setattr(lite, "bundled_weights_file", lambda: file)
+    return encoder.get_weights()
+
+
+def test_bundled_weights_are_read_from_a_preset_weights_file(tmp_path, monkeypatch):
+    """'bundled' reads the encoder part of a whole pretrained_unet's weights file."""
+    expected = _random_bundled_file(tmp_path, monkeypatch)
     target = architectures.get("pretrained_unet", backbone_weights="bundled", head="regression")
-    for a, b in zip(encoder.get_weights(), target.get_layer("encoder").get_weights()):
+    for a, b in zip(expected, target.get_layer("encoder").get_weights()):
         np.testing.assert_array_equal(a, b)
     other = tmp_path / "other.weights.h5"
     keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).save_weights(other)
@@ -289,22 +298,6 @@ def test_imagenet_weights_are_the_package_weights(state):
         encoder = efficientnet_lite.build("EfficientNetLite0", weights)
         for a, b in zip(encoder.get_weights(), converted.get_weights(), strict=True):
             np.testing.assert_array_equal(a, b)
-
-
-def _random_bundled_file(tmp_path, monkeypatch):
-    """A pretrained_unet weights file with a random encoder, patched in as the bundled one;
-    returns that encoder's weights."""
-    rng = np.random.default_rng(3)
-    with _backend.weights_will_be_loaded():
-        source = architectures.get("pretrained_unet", backbone_weights=None, head="regression",
-                                   widths=(4, 4, 4, 4), global_width=4)
-    encoder = source.get_layer("encoder")
-    encoder.set_weights([rng.normal(size=w.shape).astype(np.float32)
-                         for w in encoder.get_weights()])
-    file = tmp_path / "model.weights.h5"
-    source.save_weights(file)
-    monkeypatch.setattr(lite, "bundled_weights_file", lambda: file)
-    return encoder.get_weights()
 
 
 def test_auto_weights_are_bundled_for_lite0_and_imagenet_for_the_others(tmp_path, monkeypatch):
